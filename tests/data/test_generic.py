@@ -1,0 +1,59 @@
+"""The generic format round-trips and reports its faults by file and field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fsigenz.data.dataset import DataValidationError
+from fsigenz.data.generic import load_generic, write_generic
+from fsigenz.data.sources import load_source
+
+
+def test_round_trip(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    ds = load_source({"type": "generic", "directory": str(tmp_path)})
+    assert ds.n_classes == small_synthetic.n_classes
+    assert np.array_equal(np.sort(ds.val_classes), np.sort(small_synthetic.val_classes))
+    for split in ("trainval", "test_seen", "test_unseen"):
+        assert ds.splits[split].size == small_synthetic.splits[split].size
+    np.testing.assert_allclose(ds.class_attributes, small_synthetic.class_attributes)
+
+
+def test_bad_split_value_names_row(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    images = pd.read_csv(tmp_path / "images.csv")
+    images.loc[3, "split"] = "testing"
+    images.to_csv(tmp_path / "images.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"images.csv: field 'split': expected one of .* got 'testing' \(row 5\)"):
+        load_generic(tmp_path)
+
+
+def test_unknown_class_and_missing_column(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    images = pd.read_csv(tmp_path / "images.csv")
+    images.loc[0, "label"] = "dragon"
+    images.to_csv(tmp_path / "images.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"field 'label': classes without a row in class_attributes.csv: \['dragon'\]"):
+        load_generic(tmp_path)
+    images.drop(columns="split").to_csv(tmp_path / "images.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"images.csv: missing column 'split'"):
+        load_generic(tmp_path)
+
+
+def test_row_count_mismatch_and_missing_file(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    np.save(tmp_path / "features.npy", np.zeros((5, 4), dtype=np.float32))
+    with pytest.raises(DataValidationError, match=r"images.csv: expected one row per feature row \(5 in features.npy\)"):
+        load_generic(tmp_path)
+    (tmp_path / "features.npy").unlink()
+    with pytest.raises(DataValidationError, match=r"features.npy: file not found"):
+        load_generic(tmp_path)
+
+
+def test_unknown_source_type_and_option():
+    with pytest.raises(DataValidationError, match=r"field 'type': expected one of"):
+        load_source({"type": "imagenet"})
+    with pytest.raises(DataValidationError, match=r"unknown option\(s\) \['folder'\]"):
+        load_source({"type": "generic", "folder": "x"})
