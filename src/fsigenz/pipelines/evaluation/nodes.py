@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.protocol import final_protocol
 
 CURVE_METRICS = ("gzsl_h", "gzsl_unseen", "gzsl_seen", "czsl_top1")
+LOSS_POINTS = 100  # training-loss points logged to MLflow (window means): one insert each
 
 
 def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier, model_selection: dict) -> tuple[dict, dict]:
@@ -38,6 +41,17 @@ def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier
         if len(points) > 1:
             history[f"validation_curve.{name}"] = points
     loss = getattr(trained_model.estimator, "loss_history_", None)
-    if loss:
-        history["train_loss"] = [{"step": i, "value": float(v)} for i, v in enumerate(loss)]
+    if isinstance(loss, dict):  # methods with several losses: the final classifier's
+        loss = loss.get("classifier")
+    if loss is not None and len(loss):
+        history["train_loss"] = _windowed_mean(np.asarray(loss, dtype=np.float64))
     return report, history
+
+
+def _windowed_mean(values: np.ndarray, max_points: int = LOSS_POINTS) -> list[dict]:
+    """At most ``max_points`` (step, mean loss over the window ending there) points for MLflow."""
+    window = max(1, int(np.ceil(values.size / max_points)))
+    ends = np.arange(window, values.size + window, window).clip(max=values.size)
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    starts = ends - np.minimum(window, ends)
+    return [{"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))} for b, e in zip(starts, ends)]

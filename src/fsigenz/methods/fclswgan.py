@@ -1,0 +1,551 @@
+"""f-CLSWGAN baseline: a conditional WGAN that synthesises unseen-class features, then a softmax classifier.
+
+Xian et al., "Feature Generating Networks for Zero-Shot Learning", CVPR 2018. This is the large-scale
+feature-synthesis approach that FSIGenZ claims to replace with a few prototypes per unseen class (method
+notes, Phase 1b), so it is the baseline that makes the comparison — accuracy against synthesis cost — concrete.
+
+The method, in the paper's symbols mapped to our names:
+
+- generator G(z, a) (``generator``): noise z ~ N(0, I) concatenated with the class attributes a, one hidden
+  LeakyReLU layer, output x̃ in feature space;
+- critic D(x, a) (``critic``): feature concatenated with attributes, one hidden LeakyReLU layer, a scalar;
+- WGAN-GP objective, with x̂ = ε x + (1 − ε) x̃, ε ~ U(0, 1):
+      L_WGAN = E[D(x, a)] − E[D(x̃, a)] − λ E[(‖∇_x̂ D(x̂, a)‖₂ − 1)²]      (λ: ``gradient_penalty_weight``)
+  the critic maximises it, the generator minimises it, plus the classification loss
+      L_CLS = −E[log P(y | x̃; θ)]                                         (weight β: ``classification_loss_weight``)
+  where P(y | x; θ) is a softmax classifier pre-trained on the real seen features (``seen_classifier``);
+- ``n_synthetic_per_class`` features are drawn for every unseen class, and the final GZSL classifier is a
+  softmax over all C classes trained on real seen + synthetic unseen features (``classifier``).
+
+Features go through :class:`~fsigenz.methods.preprocessing.FeatureCentering` first, like every method. Centred
+features take negative values, so the generator's output activation defaults to none (linear); the paper's
+ReLU output only suits raw, nonnegative CNN features.
+
+The constructor defaults are sized for small problems (under ~10 s on two CPU cores for 30 seen / 10 unseen
+classes, d = 64, m = 24, 60 images per class), except the optimiser settings, which are the paper's (Adam lr 1e-4,
+betas (0.5, 0.999), n_critic = 5, β = 0.01). At lr 1e-4 the GAN needs thousands of generator steps; on such a
+small problem 1000 steps leave it near chance, and a few hundred steps at lr 1e-3 – 3e-3 converge (see the
+tests). The paper-scale settings for real data (4096 hidden units, tens of epochs) live in the Kedro
+parameters of the baselines pipeline, not here. For such tiny networks on CPU, one torch thread
+(``torch.set_num_threads(1)``) is usually faster than several.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fsigenz.methods.base import Monitor, ZeroShotTask
+from fsigenz.methods.preprocessing import FeatureCentering
+
+# Output activations of the generator, by name. "none" keeps the output linear (centred features).
+GENERATOR_OUTPUT_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "none": nn.Identity,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+}
+
+# Adam betas of the two softmax classifiers: PyTorch's defaults for the pre-trained one, the paper's
+# beta1 = 0.5 for the final GZSL classifier.
+SEEN_CLASSIFIER_BETAS = (0.9, 0.999)
+FINAL_CLASSIFIER_BETAS = (0.5, 0.999)
+
+# Rows per forward pass at synthesis and inference time: bounds memory, not a modelling choice.
+_ROWS_PER_CHUNK = 16384
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work so that wall-clock timings measure the work, not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _initialise_linear_layers(module: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default Linear initialisation, drawn from ``generator`` so the global RNG is left alone."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                bound = 1.0 / math.sqrt(layer.in_features)
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+class _ConditionalGenerator(nn.Module):
+    """G(z, a) = out(W₂ · LeakyReLU(W₁ [z; a]))."""
+
+    def __init__(
+        self, noise_dim: int, attribute_dim: int, hidden_dim: int, feature_dim: int,
+        leaky_relu_slope: float, output_activation: str,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(noise_dim + attribute_dim, hidden_dim),
+            nn.LeakyReLU(leaky_relu_slope),
+            nn.Linear(hidden_dim, feature_dim),
+            GENERATOR_OUTPUT_ACTIVATIONS[output_activation](),
+        )
+
+    def forward(self, noise: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        return self.layers(torch.cat([noise, attributes], dim=1))
+
+
+class _ConditionalCritic(nn.Module):
+    """D(x, a) = W₂ · LeakyReLU(W₁ [x; a]), one unbounded score per row (no sigmoid: Wasserstein critic)."""
+
+    def __init__(self, feature_dim: int, attribute_dim: int, hidden_dim: int, leaky_relu_slope: float) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(feature_dim + attribute_dim, hidden_dim),
+            nn.LeakyReLU(leaky_relu_slope),
+            nn.Linear(hidden_dim, 1),
+        )
+
+    def forward(self, features: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        return self.layers(torch.cat([features, attributes], dim=1)).squeeze(1)
+
+
+def _validate_task(task: ZeroShotTask) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check a task's shapes and indices once, at the boundary; return its arrays in canonical dtypes."""
+    features = np.asarray(task.features, dtype=np.float32)
+    labels = np.asarray(task.labels)
+    class_attributes = np.asarray(task.class_attributes, dtype=np.float32)
+    seen_classes = np.asarray(task.seen_classes)
+    unseen_classes = np.asarray(task.unseen_classes)
+
+    if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] == 0:
+        raise ValueError(f"task.features: expected a non-empty (N, d) matrix, got shape {features.shape}")
+    if class_attributes.ndim != 2 or 0 in class_attributes.shape:
+        raise ValueError(
+            f"task.class_attributes: expected a non-empty (m, C) matrix (one column per class), "
+            f"got shape {class_attributes.shape}"
+        )
+    n_samples, n_classes = features.shape[0], class_attributes.shape[1]
+    if labels.shape != (n_samples,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"task.labels: expected ({n_samples},) integer class indices (one per row of task.features), "
+            f"got shape {labels.shape} and dtype {labels.dtype}"
+        )
+    class_sets = (("task.seen_classes", seen_classes), ("task.unseen_classes", unseen_classes))
+    for name, classes in class_sets:
+        if classes.ndim != 1 or classes.size == 0 or not np.issubdtype(classes.dtype, np.integer):
+            raise ValueError(
+                f"{name}: expected a non-empty 1-D array of integer class indices, "
+                f"got shape {classes.shape} and dtype {classes.dtype}"
+            )
+    n_task_classes = seen_classes.size + unseen_classes.size
+    if n_classes != n_task_classes:
+        transposed = class_attributes.shape[0] == n_task_classes
+        raise ValueError(
+            f"task.class_attributes: expected (m, {n_task_classes}), one column per class "
+            f"({seen_classes.size} seen + {unseen_classes.size} unseen), got shape {class_attributes.shape}"
+            + (" -- transposed?" if transposed else "")
+        )
+    for name, classes in class_sets:
+        if classes.min() < 0 or classes.max() >= n_classes:
+            raise ValueError(
+                f"{name}: expected indices in [0, {n_classes}) (C = columns of task.class_attributes), "
+                f"got values in [{classes.min()}, {classes.max()}]"
+            )
+    if np.union1d(seen_classes, unseen_classes).size != n_classes:
+        raise ValueError(
+            "task.seen_classes and task.unseen_classes: expected each class index in "
+            f"[0, {n_classes}) exactly once across the two, got duplicates or overlap"
+        )
+    not_seen = np.setdiff1d(labels, seen_classes)
+    if not_seen.size:
+        raise ValueError(
+            f"task.labels: expected only seen classes {np.sort(seen_classes)}, got labels {not_seen} as well"
+        )
+    if not (np.isfinite(features).all() and np.isfinite(class_attributes).all()):
+        raise ValueError("task.features / task.class_attributes: expected finite values, got NaN or inf")
+    return (
+        features, labels.astype(np.int64), class_attributes,
+        seen_classes.astype(np.int64), unseen_classes.astype(np.int64),
+    )
+
+
+class FeatureGeneratingGANClassifier:
+    """f-CLSWGAN (Xian et al. 2018): WGAN-GP feature synthesis for unseen classes + a softmax GZSL classifier.
+
+    Parameters
+    ----------
+    l2_normalize:
+        L2-normalise each feature row after centring (:class:`FeatureCentering`).
+    noise_dim:
+        Dimension of the generator noise z; ``None`` uses the attribute dimension m, as the paper does.
+    generator_hidden_dim, critic_hidden_dim:
+        Width of the single hidden layer of G and D (paper: 4096).
+    generator_output_activation:
+        One of :data:`GENERATOR_OUTPUT_ACTIVATIONS`; ``"none"`` (linear) because centred features can be negative.
+    leaky_relu_slope:
+        Negative slope of the hidden LeakyReLU of G and D.
+    gradient_penalty_weight:
+        λ of the WGAN-GP gradient penalty.
+    n_critic:
+        Critic updates per generator update.
+    gan_learning_rate, gan_betas:
+        Adam settings of G and D.
+    classification_loss_weight:
+        β, weight of the pre-trained classifier's cross-entropy on generated features in G's loss.
+    generator_steps:
+        Generator updates (each preceded by ``n_critic`` critic updates).
+    gan_batch_size:
+        Real / generated rows per GAN update.
+    seen_classifier_epochs, seen_classifier_learning_rate:
+        Pre-training of the softmax over seen classes that supplies L_CLS.
+    n_synthetic_per_class:
+        Synthetic features drawn per unseen class for the final classifier (paper: 300 and more).
+    classifier_epochs, classifier_steps, classifier_learning_rate, classifier_batch_size:
+        Training of the final softmax over all C classes: ``classifier_epochs`` passes over real seen + synthetic
+        unseen features, or exactly ``classifier_steps`` minibatch updates when set (the training length that
+        model selection chooses on validation and sets for the final fit). ``classifier_batch_size`` also serves the pre-training.
+    eval_every:
+        ``monitor(step, self)`` is called every ``eval_every`` steps of the final classifier, and after its last.
+    seed:
+        Seeds weight initialisation, noise and batch order; a given seed is bit-for-bit reproducible on CPU.
+    device:
+        ``"auto"`` (CUDA when available), or anything ``torch.device`` accepts.
+
+    Attributes (after ``fit``)
+    --------------------------
+    preprocessing_: the fitted :class:`FeatureCentering`.
+    generator_, critic_, seen_classifier_, classifier_: the trained torch modules (``classifier_``: d → C logits).
+    synthetic_features_: (L · n_synthetic_per_class, d) preprocessed synthetic features; ``synthetic_labels_``:
+        their task class indices.
+    timings_: seconds spent in ``seen_classifier_pretraining``, ``generator_training``, ``synthesis``,
+        ``classifier_training``.
+    loss_history_: per-update losses — ``seen_classifier``, ``critic``, ``wasserstein_distance``,
+        ``gradient_penalty`` (last critic update before each generator update), ``generator_adversarial``,
+        ``generator_classification``, ``classifier``.
+    monitor_history_: list of ``(step, value)`` returned by the monitor.
+    n_classes_, n_features_, n_attributes_, device_.
+    """
+
+    def __init__(
+        self,
+        *,
+        l2_normalize: bool = False,
+        noise_dim: int | None = None,
+        generator_hidden_dim: int = 256,
+        critic_hidden_dim: int = 256,
+        generator_output_activation: str = "none",
+        leaky_relu_slope: float = 0.2,
+        gradient_penalty_weight: float = 10.0,
+        n_critic: int = 5,
+        gan_learning_rate: float = 1e-4,
+        gan_betas: tuple[float, float] = (0.5, 0.999),
+        classification_loss_weight: float = 0.01,
+        generator_steps: int = 1000,
+        gan_batch_size: int = 64,
+        seen_classifier_epochs: int = 20,
+        seen_classifier_learning_rate: float = 1e-3,
+        n_synthetic_per_class: int = 300,
+        classifier_epochs: int = 10,
+        classifier_steps: int | None = None,
+        classifier_learning_rate: float = 1e-3,
+        classifier_batch_size: int = 128,
+        eval_every: int = 50,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        self.l2_normalize = l2_normalize
+        self.noise_dim = noise_dim
+        self.generator_hidden_dim = generator_hidden_dim
+        self.critic_hidden_dim = critic_hidden_dim
+        self.generator_output_activation = generator_output_activation
+        self.leaky_relu_slope = leaky_relu_slope
+        self.gradient_penalty_weight = gradient_penalty_weight
+        self.n_critic = n_critic
+        self.gan_learning_rate = gan_learning_rate
+        self.gan_betas = gan_betas
+        self.classification_loss_weight = classification_loss_weight
+        self.generator_steps = generator_steps
+        self.gan_batch_size = gan_batch_size
+        self.seen_classifier_epochs = seen_classifier_epochs
+        self.seen_classifier_learning_rate = seen_classifier_learning_rate
+        self.n_synthetic_per_class = n_synthetic_per_class
+        self.classifier_epochs = classifier_epochs
+        self.classifier_steps = classifier_steps
+        self.classifier_learning_rate = classifier_learning_rate
+        self.classifier_batch_size = classifier_batch_size
+        self.eval_every = eval_every
+        self.seed = seed
+        self.device = device
+
+    # ------------------------------------------------------------------ validation
+    def _validate_hyperparameters(self) -> None:
+        positive_ints = {
+            "generator_hidden_dim": self.generator_hidden_dim,
+            "critic_hidden_dim": self.critic_hidden_dim,
+            "n_critic": self.n_critic,
+            "generator_steps": self.generator_steps,
+            "gan_batch_size": self.gan_batch_size,
+            "seen_classifier_epochs": self.seen_classifier_epochs,
+            "n_synthetic_per_class": self.n_synthetic_per_class,
+            "classifier_epochs": self.classifier_epochs,
+            "classifier_batch_size": self.classifier_batch_size,
+            "eval_every": self.eval_every,
+        }
+        if self.noise_dim is not None:
+            positive_ints["noise_dim"] = self.noise_dim
+        if self.classifier_steps is not None:
+            positive_ints["classifier_steps"] = self.classifier_steps
+        for name, value in positive_ints.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for name, value in {
+            "gan_learning_rate": self.gan_learning_rate,
+            "seen_classifier_learning_rate": self.seen_classifier_learning_rate,
+            "classifier_learning_rate": self.classifier_learning_rate,
+        }.items():
+            if not value > 0:
+                raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        for name, value in {
+            "gradient_penalty_weight": self.gradient_penalty_weight,
+            "classification_loss_weight": self.classification_loss_weight,
+        }.items():
+            if not value >= 0:
+                raise ValueError(f"{name}: expected a nonnegative number, got {value!r}")
+        if self.generator_output_activation not in GENERATOR_OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"generator_output_activation: expected one of {sorted(GENERATOR_OUTPUT_ACTIVATIONS)}, "
+                f"got {self.generator_output_activation!r}"
+            )
+        if len(self.gan_betas) != 2 or not all(0 <= beta < 1 for beta in self.gan_betas):
+            raise ValueError(f"gan_betas: expected two numbers in [0, 1), got {self.gan_betas!r}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "FeatureGeneratingGANClassifier":
+        """Pre-train the seen classifier, train the WGAN-GP, synthesise unseen features, train the GZSL softmax."""
+        self._validate_hyperparameters()
+        features, labels, class_attributes, seen_classes, unseen_classes = _validate_task(task)
+
+        device = _resolve_device(self.device)
+        self.device_ = device
+        self.n_classes_ = class_attributes.shape[1]
+        self.n_features_ = features.shape[1]
+        self.n_attributes_ = class_attributes.shape[0]
+        self.seen_classes_ = seen_classes
+        self.unseen_classes_ = unseen_classes
+        self.timings_: dict[str, float] = {}
+        self.loss_history_: dict[str, list[float]] = {}
+        self.monitor_history_: list[tuple[int, float | None]] = []
+
+        # One CPU generator seeds all weights; one on the device draws noise and batches.
+        init_rng = torch.Generator().manual_seed(self.seed)
+        sample_rng = torch.Generator(device=device).manual_seed(self.seed)
+
+        self.preprocessing_ = FeatureCentering(l2_normalize=self.l2_normalize)
+        real_features = torch.from_numpy(self.preprocessing_.fit_transform(features)).to(device)
+        real_labels = torch.from_numpy(labels).to(device)
+        # Attributes as (C, m): row c conditions G and D on class c.
+        attributes_by_class = torch.from_numpy(np.ascontiguousarray(class_attributes.T)).to(device)
+
+        # Task class index -> position among the seen classes, for the seen-only softmax.
+        seen_position = np.full(self.n_classes_, -1, dtype=np.int64)
+        seen_position[seen_classes] = np.arange(seen_classes.size)
+        real_seen_positions = torch.from_numpy(seen_position[labels]).to(device)
+
+        start = time.perf_counter()
+        self.seen_classifier_ = nn.Linear(self.n_features_, seen_classes.size)
+        _initialise_linear_layers(self.seen_classifier_, init_rng)
+        self.seen_classifier_.to(device)
+        self.loss_history_["seen_classifier"] = self._train_softmax(
+            self.seen_classifier_, real_features, real_seen_positions, sample_rng,
+            epochs=self.seen_classifier_epochs, steps=None, batch_size=self.classifier_batch_size,
+            learning_rate=self.seen_classifier_learning_rate, betas=SEEN_CLASSIFIER_BETAS,
+        )
+        self.seen_classifier_.requires_grad_(False).eval()
+        _synchronize(device)
+        self.timings_["seen_classifier_pretraining"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        self._train_gan(real_features, real_labels, real_seen_positions, attributes_by_class, init_rng, sample_rng)
+        _synchronize(device)
+        self.timings_["generator_training"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        synthetic_features, synthetic_labels = self._synthesise(
+            torch.from_numpy(unseen_classes).to(device), attributes_by_class, sample_rng
+        )
+        _synchronize(device)
+        self.timings_["synthesis"] = time.perf_counter() - start
+        self.synthetic_features_ = synthetic_features.cpu().numpy()
+        self.synthetic_labels_ = synthetic_labels.cpu().numpy()
+
+        start = time.perf_counter()
+        self.classifier_ = nn.Linear(self.n_features_, self.n_classes_)
+        _initialise_linear_layers(self.classifier_, init_rng)
+        self.classifier_.to(device)
+        self.loss_history_["classifier"] = self._train_softmax(
+            self.classifier_,
+            torch.cat([real_features, synthetic_features]),
+            torch.cat([real_labels, synthetic_labels]),
+            sample_rng,
+            epochs=self.classifier_epochs, steps=self.classifier_steps,
+            batch_size=self.classifier_batch_size, learning_rate=self.classifier_learning_rate,
+            betas=FINAL_CLASSIFIER_BETAS, monitor=monitor,
+        )
+        self.classifier_.requires_grad_(False).eval()
+        _synchronize(device)
+        # Includes the monitor's own time when one is given.
+        self.timings_["classifier_training"] = time.perf_counter() - start
+        return self
+
+    def _train_softmax(
+        self, classifier: nn.Linear, features: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, *,
+        epochs: int, steps: int | None, batch_size: int, learning_rate: float,
+        betas: tuple[float, float], monitor: Monitor | None = None,
+    ) -> list[float]:
+        """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
+        at every pass. Returns the loss of every step."""
+        optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
+        n_rows = features.shape[0]
+        steps_per_epoch = math.ceil(n_rows / batch_size)
+        total_steps = epochs * steps_per_epoch if steps is None else steps
+        losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
+        step = 0
+        while step < total_steps:
+            order = torch.randperm(n_rows, generator=rng, device=features.device)
+            for batch in order.split(batch_size):
+                loss = F.cross_entropy(classifier(features[batch]), labels[batch])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                losses[step] = loss.detach()
+                step += 1
+                if monitor is not None and (step % self.eval_every == 0 or step == total_steps):
+                    self._call_monitor(monitor, step, classifier)
+                if step == total_steps:
+                    break
+        return losses.tolist()
+
+    def _call_monitor(self, monitor: Monitor, step: int, classifier: nn.Module) -> None:
+        classifier.eval()
+        value = monitor(step, self)
+        classifier.train()
+        self.monitor_history_.append((step, None if value is None else float(value)))
+
+    def _train_gan(
+        self, real_features: torch.Tensor, real_labels: torch.Tensor, real_seen_positions: torch.Tensor,
+        attributes_by_class: torch.Tensor, init_rng: torch.Generator, sample_rng: torch.Generator,
+    ) -> None:
+        """WGAN-GP with the classification loss (f-CLSWGAN eq. 3–4), ``n_critic`` critic updates per G update."""
+        device = real_features.device
+        noise_dim = self.noise_dim or self.n_attributes_
+        self.generator_ = _ConditionalGenerator(
+            noise_dim, self.n_attributes_, self.generator_hidden_dim, self.n_features_,
+            self.leaky_relu_slope, self.generator_output_activation,
+        )
+        self.critic_ = _ConditionalCritic(
+            self.n_features_, self.n_attributes_, self.critic_hidden_dim, self.leaky_relu_slope
+        )
+        for module in (self.generator_, self.critic_):
+            _initialise_linear_layers(module, init_rng)
+            module.to(device)
+        generator_optimiser = torch.optim.Adam(
+            self.generator_.parameters(), lr=self.gan_learning_rate, betas=tuple(self.gan_betas)
+        )
+        critic_optimiser = torch.optim.Adam(
+            self.critic_.parameters(), lr=self.gan_learning_rate, betas=tuple(self.gan_betas)
+        )
+        n_rows, batch_size, n_critic = real_features.shape[0], self.gan_batch_size, self.n_critic
+        history = torch.zeros(5, self.generator_steps, device=device)  # kept on device: no sync per step
+
+        for step in range(self.generator_steps):
+            # G is fixed during the critic updates, so all n_critic batches are drawn and generated in one call.
+            rows = torch.randint(n_rows, (n_critic + 1, batch_size), generator=sample_rng, device=device)
+            noise = torch.randn(n_critic + 1, batch_size, noise_dim, generator=sample_rng, device=device)
+            mix = torch.rand(n_critic, batch_size, 1, generator=sample_rng, device=device)
+            attributes = attributes_by_class[real_labels[rows]]
+            with torch.no_grad():
+                fakes = self.generator_(noise[:n_critic].flatten(0, 1), attributes[:n_critic].flatten(0, 1))
+            fakes = fakes.view(n_critic, batch_size, -1)
+
+            self.critic_.requires_grad_(True)
+            for update in range(n_critic):
+                real, fake, condition = real_features[rows[update]], fakes[update], attributes[update]
+                interpolates = (mix[update] * real + (1 - mix[update]) * fake).requires_grad_(True)
+                # One critic pass over [real; fake; interpolates] instead of three.
+                scores = self.critic_(
+                    torch.cat([real, fake, interpolates]), condition.repeat(3, 1)
+                ).view(3, batch_size)
+                wasserstein_distance = scores[0].mean() - scores[1].mean()
+                gradient_penalty = self._gradient_penalty(scores[2], interpolates)
+                critic_loss = -wasserstein_distance + self.gradient_penalty_weight * gradient_penalty
+                critic_optimiser.zero_grad(set_to_none=True)
+                critic_loss.backward()
+                critic_optimiser.step()
+
+            self.critic_.requires_grad_(False)  # G's update needs gradients through D, not of D
+            fake = self.generator_(noise[n_critic], attributes[n_critic])
+            adversarial_loss = -self.critic_(fake, attributes[n_critic]).mean()
+            classification_loss = F.cross_entropy(self.seen_classifier_(fake), real_seen_positions[rows[n_critic]])
+            generator_loss = adversarial_loss + self.classification_loss_weight * classification_loss
+            generator_optimiser.zero_grad(set_to_none=True)
+            generator_loss.backward()
+            generator_optimiser.step()
+
+            history[:, step] = torch.stack([
+                critic_loss.detach(), wasserstein_distance.detach(), gradient_penalty.detach(),
+                adversarial_loss.detach(), classification_loss.detach(),
+            ])
+        self.generator_.requires_grad_(False).eval()
+        self.critic_.eval()
+        for name, values in zip(
+            ("critic", "wasserstein_distance", "gradient_penalty", "generator_adversarial", "generator_classification"),
+            history.tolist(),
+        ):
+            self.loss_history_[name] = values
+
+    @staticmethod
+    def _gradient_penalty(interpolate_scores: torch.Tensor, interpolates: torch.Tensor) -> torch.Tensor:
+        """E[(‖∇_x̂ D(x̂, a)‖₂ − 1)²] at random interpolates x̂ = ε x + (1 − ε) x̃ of real and generated rows."""
+        (gradients,) = torch.autograd.grad(interpolate_scores.sum(), interpolates, create_graph=True)
+        return ((gradients.norm(dim=1) - 1) ** 2).mean()
+
+    @torch.no_grad()
+    def _synthesise(
+        self, unseen_classes: torch.Tensor, attributes_by_class: torch.Tensor, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw ``n_synthetic_per_class`` features for every unseen class at once, in row chunks."""
+        labels = unseen_classes.repeat_interleave(self.n_synthetic_per_class)
+        noise_dim = self.noise_dim or self.n_attributes_
+        noise = torch.randn(labels.shape[0], noise_dim, generator=rng, device=labels.device)
+        attributes = attributes_by_class[labels]
+        features = torch.cat([
+            self.generator_(noise_chunk, attribute_chunk)
+            for noise_chunk, attribute_chunk in zip(noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK))
+        ])
+        return features, labels
+
+    # ------------------------------------------------------------------ predict
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        """Logits of the final classifier, (N, C) over all task classes (higher is more likely)."""
+        if not hasattr(self, "classifier_"):
+            raise RuntimeError("FeatureGeneratingGANClassifier: call fit(task) before decision_function")
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != self.n_features_:
+            raise ValueError(
+                f"features: expected an (N, {self.n_features_}) matrix (d = {self.n_features_} as in training), "
+                f"got shape {features.shape}"
+            )
+        if features.shape[0] == 0:
+            return np.zeros((0, self.n_classes_), dtype=np.float32)
+        preprocessed = torch.from_numpy(self.preprocessing_.transform(features)).to(self.device_)
+        with torch.no_grad():
+            scores = torch.cat([self.classifier_(chunk) for chunk in preprocessed.split(_ROWS_PER_CHUNK)])
+        return scores.cpu().numpy()

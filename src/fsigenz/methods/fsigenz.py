@@ -1,0 +1,263 @@
+"""FSIGenZ: MSAS-adjusted attributes, ridge prototypes of unseen classes, SCC trained with DPSR.
+
+The pipeline of the method notes, in order:
+
+1. centre the training features (``FeatureCentering``; optionally L2-normalise them);
+2. MSAS adjusts the attributes of every class: A = (A_o + A_o ⊙ 1[A_o > T_h]) · W_A;
+3. prototypes μ_u,k = M_s α_k of each unseen class u, one per λ_k, from the centred seen class
+   means;
+4. DPSR similarity S̃ from A, turned into soft BCE targets;
+5. the SCC is trained on real seen features and the prototypes, and scores (sample, class) pairs.
+
+With ``prototypes={"n_prototypes": 0}`` no prototype is generated and the SCC learns from real
+samples with similarity targets only: the TCN baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from fsigenz.methods.base import Monitor, ZeroShotTask
+from fsigenz.methods.msas import MSAS
+from fsigenz.methods.preprocessing import FeatureCentering
+from fsigenz.methods.prototypes import PrototypeGenerator
+from fsigenz.methods.scc import SemanticContrastiveClassifier
+from fsigenz.methods.similarity import build_target_tables, class_similarity
+
+DPSR_DEFAULTS: dict[str, Any] = {"enabled": True, "phi": 1.0, "clip": 1e-3}
+
+
+def merge_settings(
+    name: str, given: Mapping[str, Any] | None, allowed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Merge user settings over defaults, refusing unknown keys with a message naming them."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown setting(s) {unknown}; expected some of {sorted(allowed)}"
+        )
+    return {**allowed, **given}
+
+
+def constructor_defaults(estimator_class: type) -> dict[str, Any]:
+    import inspect
+
+    signature = inspect.signature(estimator_class.__init__)
+    return {
+        name: parameter.default
+        for name, parameter in signature.parameters.items()
+        if name != "self" and parameter.default is not inspect.Parameter.empty
+    }
+
+
+def validate_task(task: ZeroShotTask) -> None:
+    """Check the shapes of a :class:`ZeroShotTask` once, with messages naming the field."""
+    features = np.asarray(task.features)
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise ValueError(
+            f"task.features: expected a non-empty (N, d) matrix, got shape {features.shape}"
+        )
+    labels = np.asarray(task.labels)
+    if labels.shape != (features.shape[0],):
+        raise ValueError(
+            f"task.labels: expected shape ({features.shape[0]},) to match task.features, "
+            f"got {labels.shape}"
+        )
+    attributes = np.asarray(task.class_attributes)
+    if attributes.ndim != 2:
+        raise ValueError(
+            f"task.class_attributes: expected an (m, C) matrix, one column per class, got shape "
+            f"{attributes.shape}"
+        )
+    n_classes = attributes.shape[1]
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(
+            f"task.labels: expected integer class indices in 0..{n_classes - 1}, got dtype "
+            f"{labels.dtype}, range [{labels.min()}, {labels.max()}]"
+        )
+    seen_mask = np.zeros(n_classes, dtype=bool)
+    seen_mask[np.asarray(task.seen_classes, dtype=np.int64)] = True
+    if not np.all(seen_mask[labels]):
+        raise ValueError("task.labels: every training label must be one of task.seen_classes")
+
+
+class FSIGenZClassifier:
+    """FSIGenZ as a zero-shot method: ``fit(task)``, ``decision_function(features) -> (N, C)``.
+
+    Every group of hyperparameters is a mapping of the component's constructor arguments; a missing
+    key takes the component's default, an unknown key is an error.
+
+    Parameters
+    ----------
+    msas:
+        :class:`~fsigenz.methods.msas.MSAS` settings (``enabled``, ``threshold``,
+        ``threshold_mode``, ``weight``).
+    prototypes:
+        :class:`~fsigenz.methods.prototypes.PrototypeGenerator` settings (``n_prototypes``,
+        ``lambda_min``, ``lambda_max``, ``solver``, ``rescale``). ``n_prototypes: 0`` → TCN
+        baseline.
+    dpsr:
+        ``enabled`` (soft similarity targets; False → one-hot over all classes, one plain BCE),
+        ``phi`` (ridge penalty ϕ of the similarity), ``clip`` (entries below are zeroed).
+    scc:
+        :class:`~fsigenz.methods.scc.SemanticContrastiveClassifier` settings.
+    l2_normalize:
+        L2-normalise features after centring.
+
+    Fitted attributes
+    -----------------
+    centering_, msas_, adjusted_attributes_ (m, C), prototype_generator_ (None when prototypes are
+    given or P = 0), prototypes_ (L, P, d) float32 in the centred feature space, prototype_lambdas_
+    (P,) or None, similarity_ (C, C) or None (DPSR disabled), targets_, scc_, seen_classes_,
+    unseen_classes_.
+    """
+
+    def __init__(
+        self,
+        msas: Mapping[str, Any] | None = None,
+        prototypes: Mapping[str, Any] | None = None,
+        dpsr: Mapping[str, Any] | None = None,
+        scc: Mapping[str, Any] | None = None,
+        l2_normalize: bool = False,
+    ) -> None:
+        self.msas = msas
+        self.prototypes = prototypes
+        self.dpsr = dpsr
+        self.scc = scc
+        self.l2_normalize = l2_normalize
+
+    @property
+    def n_synthetic_per_class(self) -> int:
+        """P, the number of prototypes per unseen class (fitted value when available)."""
+        if hasattr(self, "prototypes_"):
+            return int(self.prototypes_.shape[1])
+        settings = merge_settings(
+            "prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)
+        )
+        return int(settings["n_prototypes"])
+
+    @property
+    def monitor_history_(self) -> list[tuple[int, Any]]:
+        return self.scc_.monitor_history_
+
+    @property
+    def loss_history_(self) -> np.ndarray:
+        return self.scc_.loss_history_
+
+    def _fit_phase_one(
+        self, task: ZeroShotTask, prototypes: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Centre, adjust attributes (MSAS), build or take the prototypes; returns the centred
+        training features and their labels."""
+        msas_settings = merge_settings("msas", self.msas, constructor_defaults(MSAS))
+        prototype_settings = merge_settings(
+            "prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)
+        )
+        validate_task(task)
+        seen = np.asarray(task.seen_classes, dtype=np.int64)
+        unseen = np.asarray(task.unseen_classes, dtype=np.int64)
+        labels = np.asarray(task.labels, dtype=np.int64)
+        self.seen_classes_, self.unseen_classes_ = seen, unseen
+
+        self.centering_ = FeatureCentering(l2_normalize=self.l2_normalize)
+        features = self.centering_.fit_transform(task.features)
+        self.msas_ = MSAS(**msas_settings).fit(task.class_attributes)
+        self.adjusted_attributes_ = self.msas_.transform(task.class_attributes)
+
+        self.prototype_generator_ = None
+        self.prototype_lambdas_ = None
+        if prototypes is not None:
+            prototypes = np.ascontiguousarray(prototypes, dtype=np.float32)
+            expected = (len(unseen), features.shape[1])
+            if prototypes.ndim != 3 or (prototypes.shape[0], prototypes.shape[2]) != expected:
+                raise ValueError(
+                    f"prototypes: expected (L={expected[0]}, P, d={expected[1]}), one block per "
+                    f"unseen class in task.unseen_classes order, got shape {prototypes.shape}"
+                )
+            self.prototypes_ = prototypes
+        elif prototype_settings["n_prototypes"] == 0 or len(unseen) == 0:
+            self.prototypes_ = np.zeros((len(unseen), 0, features.shape[1]), dtype=np.float32)
+            self.prototype_lambdas_ = np.zeros(0)
+        else:
+            seen_position = np.full(task.n_classes, -1, dtype=np.int64)
+            seen_position[seen] = np.arange(len(seen))
+            self.prototype_generator_ = PrototypeGenerator(**prototype_settings).fit(
+                self.adjusted_attributes_[:, seen], features, seen_position[labels]
+            )
+            self.prototypes_, self.prototype_lambdas_ = self.prototype_generator_.generate(
+                self.adjusted_attributes_[:, unseen]
+            )
+        return features, labels
+
+    def generate_prototypes(self, task: ZeroShotTask) -> tuple[np.ndarray, np.ndarray]:
+        """Phase 1 only (centring, MSAS, prototypes), no SCC training.
+
+        Returns ``(prototypes, lambdas)``: (L, P, d) float32 in the centred feature space, in
+        ``task.unseen_classes`` order, and the (P,) λ grid (empty when P = 0).
+        """
+        self._fit_phase_one(task, prototypes=None)
+        return self.prototypes_, self.prototype_lambdas_
+
+    def fit(
+        self,
+        task: ZeroShotTask,
+        monitor: Monitor | None = None,
+        prototypes: np.ndarray | None = None,
+    ) -> "FSIGenZClassifier":
+        """Learn from ``task``; ``monitor(step, self)`` is called during SCC training.
+
+        ``prototypes``: optional (L, P, d) prototypes for ``task.unseen_classes`` (in that order),
+        in the centred feature space, replacing the generated ones (e.g. to compare generators).
+        """
+        dpsr_settings = merge_settings("dpsr", self.dpsr, DPSR_DEFAULTS)
+        scc_settings = merge_settings(
+            "scc", self.scc, constructor_defaults(SemanticContrastiveClassifier)
+        )
+        features, labels = self._fit_phase_one(task, prototypes)
+        seen, unseen = self.seen_classes_, self.unseen_classes_
+
+        if dpsr_settings["enabled"]:
+            self.similarity_ = class_similarity(
+                self.adjusted_attributes_, phi=dpsr_settings["phi"], clip=dpsr_settings["clip"]
+            )
+        else:
+            self.similarity_ = None
+        self.targets_ = build_target_tables(
+            self.similarity_, seen, unseen, dpsr_enabled=dpsr_settings["enabled"]
+        )
+
+        n_per_class = self.prototypes_.shape[1]
+        training_rows = np.concatenate([features, self.prototypes_.reshape(-1, features.shape[1])])
+        row_classes = np.concatenate([labels, np.repeat(unseen, n_per_class)])
+        row_is_prototype = np.concatenate(
+            [np.zeros(len(labels), dtype=bool), np.ones(len(unseen) * n_per_class, dtype=bool)]
+        )
+        # Set before training so a monitor can call self.decision_function mid-training.
+        self.scc_ = SemanticContrastiveClassifier(**scc_settings)
+        scc_monitor = None if monitor is None else (lambda step, _scc: monitor(step, self))
+        self.scc_.fit(
+            training_rows,
+            row_classes,
+            row_is_prototype,
+            self.adjusted_attributes_,
+            self.targets_,
+            monitor=scc_monitor,
+        )
+        return self
+
+    def decision_function(
+        self, features: np.ndarray, class_attributes: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Logits (N, C) of raw (uncentred) ``features`` against the task's classes.
+
+        ``class_attributes`` (m, C'), raw A_o columns of any classes — e.g. classes added after
+        training — scores against those instead; MSAS is applied with the threshold fitted at
+        ``fit``.
+        """
+        if not hasattr(self, "scc_"):
+            raise RuntimeError("FSIGenZClassifier.decision_function called before fit")
+        adjusted = None if class_attributes is None else self.msas_.transform(class_attributes)
+        return self.scc_.decision_function(self.centering_.transform(features), adjusted)

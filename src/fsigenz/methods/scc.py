@@ -1,0 +1,430 @@
+"""Semantic-aware Contrastive Classifier (SCC, the TCN architecture), method notes "Phase 2".
+
+    E(a)  = LeakyReLU(W2 · LeakyReLU(W1 a))          semantic encoder, m → h_e → d
+    z_ij  = x_i ⊙ E(a_j)                              fusion of sample i with class j
+    c_ij  = σ(f(z_ij)),  f = Linear(d→h_f) → ReLU → Linear(h_f→1)
+
+The network returns the logits f(z_ij); the sigmoid lives inside the BCE-with-logits loss
+
+    L = mean BCE over L_S + β · mean BCE over L_U                 (groups: see ``similarity.py``)
+
+Cost: f's first layer over all B × C pairs of a batch is one GEMM (B·C × d)·(d × h_f) — the floor
+of the training step — so the class encodings are computed once per batch, the fused pairs are
+formed as one contiguous (B·C, d) float32 block and there is no Python loop over samples or classes.
+Evaluation scores in chunks of at most ``score_chunk_size`` (sample, class) pairs, which bounds
+memory at about ``score_chunk_size · (d + h_f) · 4`` bytes whatever the number of classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fsigenz.methods.similarity import SimilarityTargets
+
+SCCMonitor = Callable[[int, "SemanticContrastiveClassifier"], Any]
+
+
+class SemanticContrastiveNetwork(nn.Module):
+    """The SCC network: semantic encoder, Hadamard fusion, two-layer scorer; logits (B, C)."""
+
+    def __init__(
+        self,
+        n_attributes: int,
+        feature_dim: int,
+        encoder_hidden: int = 1024,
+        scorer_hidden: int = 1024,
+        negative_slope: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(n_attributes, encoder_hidden),
+            nn.LeakyReLU(negative_slope),
+            nn.Linear(encoder_hidden, feature_dim),
+            nn.LeakyReLU(negative_slope),
+        )
+        self.scorer_hidden = nn.Linear(feature_dim, scorer_hidden)
+        self.scorer_output = nn.Linear(scorer_hidden, 1)
+
+    def encode_classes(self, class_attributes: torch.Tensor) -> torch.Tensor:
+        """E(a_j) for every class: (C, m) attribute rows → (C, d)."""
+        return self.encoder(class_attributes)
+
+    def score(self, features: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:
+        """Logits f(x_i ⊙ E(a_j)) for features (B, d) and class encodings (C, d) → (B, C)."""
+        n_samples, feature_dim = features.shape
+        n_classes = class_embeddings.shape[0]
+        # Under autocast the encodings are bf16: cast the (small) feature block, not the pair block.
+        features = features.to(class_embeddings.dtype)
+        # Broadcast product lands contiguous: one (B·C, d) block, one GEMM with the scorer weights.
+        pairs = (features.unsqueeze(1) * class_embeddings.unsqueeze(0)).reshape(
+            n_samples * n_classes, feature_dim
+        )
+        # In place: the GEMM's backward needs its input and weights, not its output.
+        hidden = torch.relu_(self.scorer_hidden(pairs))
+        return self.scorer_output(hidden).view(n_samples, n_classes)
+
+    def forward(self, features: torch.Tensor, class_attributes: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) for features (B, d) against class attribute rows (C, m)."""
+        return self.score(features, self.encode_classes(class_attributes))
+
+
+def grouped_bce_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    seen_group: torch.Tensor,
+    unseen_group: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    """L = mean BCE over the L_S entries + β · mean BCE over the L_U entries of a batch.
+
+    All inputs are (B, C); the groups are 0/1 masks. An empty group contributes 0 (a batch of
+    prototypes only has no L_S entry; with DPSR disabled L_U is always empty).
+    """
+    bce = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
+    seen_loss = (bce * seen_group).sum() / seen_group.sum().clamp_min(1.0)
+    unseen_loss = (bce * unseen_group).sum() / unseen_group.sum().clamp_min(1.0)
+    return seen_loss + beta * unseen_loss
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bfloat16 autocast runs natively on ``device``."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+class SemanticContrastiveClassifier:
+    """Train and apply the SCC on real seen features and unseen prototypes.
+
+    Parameters
+    ----------
+    encoder_hidden, scorer_hidden:
+        h_e and h_f.
+    negative_slope:
+        Slope of the encoder's LeakyReLUs.
+    beta:
+        β, the weight of the L_U group in the loss.
+    learning_rate, weight_decay:
+        Adam settings.
+    batch_size:
+        Training rows (real samples and prototypes mixed, drawn uniformly without replacement per
+        epoch) per step; each row is scored against all C classes.
+    n_steps:
+        Optimiser steps (the training length; choose it on validation through ``monitor``).
+    eval_every:
+        ``monitor(step, self)`` is called every ``eval_every`` steps and after the last step.
+    restore_best:
+        With a monitor returning numbers (higher is better), reload the weights of the best call
+        after training.
+    patience:
+        With a monitor, stop after this many calls without improvement (``None``: never).
+    seed:
+        Seeds weight initialisation and batch order; same seed, same device → same run (bit for bit
+        on CPU).
+    device:
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+    use_bf16:
+        bfloat16 autocast for the network (CUDA, or CPU with native bf16); falls back to float32
+        with a warning where unsupported. The loss is always computed in float32.
+    score_chunk_size:
+        Most (sample, class) pairs scored at once by :meth:`decision_function`.
+
+    Fitted attributes
+    -----------------
+    network_, device_, use_bf16_ (effective), class_attributes_ (m, C) float32, n_steps_ (steps
+    run), loss_history_ (n_steps_,) per-step training loss, monitor_history_ list of (step, value),
+    best_step_ / best_score_ (with a numeric monitor).
+    """
+
+    def __init__(
+        self,
+        encoder_hidden: int = 1024,
+        scorer_hidden: int = 1024,
+        negative_slope: float = 0.2,
+        beta: float = 0.2,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        n_steps: int = 500,
+        eval_every: int = 50,
+        restore_best: bool = False,
+        patience: int | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        use_bf16: bool = False,
+        score_chunk_size: int = 16_384,
+    ) -> None:
+        self.encoder_hidden = encoder_hidden
+        self.scorer_hidden = scorer_hidden
+        self.negative_slope = negative_slope
+        self.beta = beta
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.n_steps = n_steps
+        self.eval_every = eval_every
+        self.restore_best = restore_best
+        self.patience = patience
+        self.seed = seed
+        self.device = device
+        self.use_bf16 = use_bf16
+        self.score_chunk_size = score_chunk_size
+
+    # ------------------------------------------------------------------ validation
+    def _validate_parameters(self) -> None:
+        for name in (
+            "encoder_hidden", "scorer_hidden", "batch_size", "eval_every", "score_chunk_size"
+        ):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        if int(self.n_steps) != self.n_steps or self.n_steps < 0:
+            raise ValueError(f"n_steps: expected an integer >= 0, got {self.n_steps!r}")
+        if self.patience is not None and (int(self.patience) != self.patience or self.patience < 1):
+            raise ValueError(f"patience: expected None or an integer >= 1, got {self.patience!r}")
+
+    @staticmethod
+    def _validate_training_rows(
+        features: np.ndarray,
+        sample_classes: np.ndarray,
+        is_prototype: np.ndarray,
+        class_attributes: np.ndarray,
+        targets: SimilarityTargets,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] == 0:
+            raise ValueError(
+                f"features: expected a non-empty (N, d) matrix, got shape {features.shape}"
+            )
+        n_rows = features.shape[0]
+        sample_classes = np.asarray(sample_classes)
+        if sample_classes.shape != (n_rows,) or not np.issubdtype(sample_classes.dtype, np.integer):
+            raise ValueError(
+                f"sample_classes: expected ({n_rows},) integer class indices matching features, "
+                f"got shape {sample_classes.shape} dtype {sample_classes.dtype}"
+            )
+        is_prototype = np.asarray(is_prototype)
+        if is_prototype.shape != (n_rows,):
+            raise ValueError(
+                f"is_prototype: expected ({n_rows},) booleans matching features, got shape "
+                f"{is_prototype.shape}"
+            )
+        is_prototype = is_prototype.astype(bool)
+        class_attributes = np.asarray(class_attributes, dtype=np.float32)
+        n_classes = targets.n_classes
+        if class_attributes.ndim != 2 or class_attributes.shape[1] != n_classes:
+            raise ValueError(
+                f"class_attributes: expected (m, {n_classes}), one column per class of the target "
+                f"tables, got shape {class_attributes.shape}"
+            )
+        if sample_classes.min() < 0 or sample_classes.max() >= n_classes:
+            raise ValueError(
+                f"sample_classes: expected indices in 0..{n_classes - 1}, got range "
+                f"[{sample_classes.min()}, {sample_classes.max()}]"
+            )
+        valid = targets.valid_rows[is_prototype.astype(np.int64), sample_classes]
+        if not np.all(valid):
+            first = int(np.flatnonzero(~valid)[0])
+            kind = "prototype" if is_prototype[first] else "real sample"
+            raise ValueError(
+                f"sample_classes, is_prototype: row {first} is a {kind} of class "
+                f"{int(sample_classes[first])}, which the target tables do not allow (real samples "
+                "must be of seen classes, prototypes of unseen classes)"
+            )
+        return features, sample_classes.astype(np.int64), is_prototype, class_attributes
+
+    def _class_rows(self, class_attributes: np.ndarray | None) -> torch.Tensor:
+        if class_attributes is None:
+            attributes = self.class_attributes_
+        else:
+            attributes = np.asarray(class_attributes, dtype=np.float32)
+            n_attributes = self.class_attributes_.shape[0]
+            if attributes.ndim != 2 or attributes.shape[0] != n_attributes:
+                raise ValueError(
+                    f"class_attributes: expected ({n_attributes}, C), one column per class, "
+                    f"got shape {attributes.shape}"
+                )
+        return torch.from_numpy(np.ascontiguousarray(attributes.T)).to(self.device_)
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(
+            device_type=self.device_.type, dtype=torch.bfloat16, enabled=self.use_bf16_
+        )
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        features: np.ndarray,
+        sample_classes: np.ndarray,
+        is_prototype: np.ndarray,
+        class_attributes: np.ndarray,
+        targets: SimilarityTargets,
+        monitor: SCCMonitor | None = None,
+    ) -> "SemanticContrastiveClassifier":
+        """Train on rows ``features`` (N, d) of class ``sample_classes`` (N,) in 0..C-1.
+
+        ``is_prototype`` (N,) marks prototype rows; ``class_attributes`` is the adjusted A (m, C);
+        ``targets`` are the tables of :func:`~fsigenz.methods.similarity.build_target_tables`.
+        ``monitor(step, self)`` is called every ``eval_every`` steps; its return values are kept
+        in ``monitor_history_``.
+        """
+        self._validate_parameters()
+        features, sample_classes, is_prototype, class_attributes = self._validate_training_rows(
+            features, sample_classes, is_prototype, class_attributes, targets
+        )
+        self.device_ = resolve_device(self.device)
+        self.use_bf16_ = bool(self.use_bf16) and bf16_supported(self.device_)
+        if self.use_bf16 and not self.use_bf16_:
+            warnings.warn(
+                f"use_bf16: bfloat16 is not supported on {self.device_}; training in float32",
+                stacklevel=2,
+            )
+        self.class_attributes_ = np.ascontiguousarray(class_attributes)
+        self.n_features_in_ = int(features.shape[1])
+
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(int(self.seed))
+            network = SemanticContrastiveNetwork(
+                n_attributes=class_attributes.shape[0],
+                feature_dim=features.shape[1],
+                encoder_hidden=int(self.encoder_hidden),
+                scorer_hidden=int(self.scorer_hidden),
+                negative_slope=float(self.negative_slope),
+            )
+        self.network_ = network.to(self.device_)
+        self.loss_history_ = np.zeros(0, dtype=np.float32)
+        self.monitor_history_: list[tuple[int, Any]] = []
+        self.best_step_: int | None = None
+        self.best_score_: float | None = None
+        self.n_steps_ = 0
+
+        device = self.device_
+        rows = torch.from_numpy(features).to(device)
+        row_kinds = torch.from_numpy(is_prototype.astype(np.int64)).to(device)
+        row_classes = torch.from_numpy(sample_classes).to(device)
+        target_table = torch.from_numpy(targets.targets).to(device)
+        seen_group = torch.from_numpy(targets.seen_group.astype(np.float32)).to(device)
+        unseen_group = torch.from_numpy(targets.unseen_group.astype(np.float32)).to(device)
+        class_rows = self._class_rows(None)
+        optimizer = torch.optim.Adam(
+            self.network_.parameters(),
+            lr=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+        )
+        order_generator = torch.Generator().manual_seed(int(self.seed))
+        losses = torch.zeros(int(self.n_steps), device=device)
+        n_rows = rows.shape[0]
+        batch_size = min(int(self.batch_size), n_rows)
+        order = torch.empty(0, dtype=torch.int64)
+        position = 0
+        best_state = None
+        calls_without_improvement = 0
+
+        self.network_.train()
+        for step in range(1, int(self.n_steps) + 1):
+            if position >= n_rows:
+                position = 0
+            if position == 0:
+                order = torch.randperm(n_rows, generator=order_generator).to(device)
+            batch = order[position : position + batch_size]
+            position += batch_size
+
+            kinds, classes = row_kinds[batch], row_classes[batch]
+            with self._autocast():
+                logits = self.network_(rows[batch], class_rows)
+            loss = grouped_bce_loss(
+                logits,
+                target_table[kinds, classes],
+                seen_group[kinds],
+                unseen_group[kinds],
+                float(self.beta),
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses[step - 1] = loss.detach()
+            self.n_steps_ = step
+
+            evaluate_now = step % int(self.eval_every) == 0 or step == int(self.n_steps)
+            if monitor is not None and evaluate_now:
+                self.loss_history_ = losses[:step].cpu().numpy()
+                value = monitor(step, self)
+                self.network_.train()
+                self.monitor_history_.append((step, value))
+                improved = _is_number(value) and (
+                    self.best_score_ is None or float(value) > self.best_score_
+                )
+                if improved:
+                    self.best_score_, self.best_step_ = float(value), step
+                    calls_without_improvement = 0
+                    if self.restore_best:
+                        best_state = copy.deepcopy(self.network_.state_dict())
+                elif _is_number(value):
+                    calls_without_improvement += 1
+                    if self.patience is not None and calls_without_improvement >= self.patience:
+                        break
+
+        self.loss_history_ = losses[: self.n_steps_].cpu().numpy()
+        if best_state is not None:
+            self.network_.load_state_dict(best_state)
+        self.network_.eval()
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def decision_function(
+        self, features: np.ndarray, class_attributes: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Logits (N, C) float32 of ``features`` (N, d) against the training classes, or against the
+        columns of ``class_attributes`` (m, C') — already adjusted — when given."""
+        if not hasattr(self, "network_"):
+            raise RuntimeError("SemanticContrastiveClassifier.decision_function called before fit")
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"features: expected (N, {self.n_features_in_}), got shape {features.shape}"
+            )
+        was_training = self.network_.training
+        self.network_.eval()
+        try:
+            with torch.inference_mode(), self._autocast():
+                class_rows = self._class_rows(class_attributes)
+                embeddings = self.network_.encode_classes(class_rows)
+                n_samples, n_classes = features.shape[0], embeddings.shape[0]
+                chunk = int(self.score_chunk_size)
+                sample_chunk = max(1, chunk // n_classes)
+                class_chunk = min(n_classes, chunk)
+                scores = np.empty((n_samples, n_classes), dtype=np.float32)
+                for start in range(0, n_samples, sample_chunk):
+                    stop = min(start + sample_chunk, n_samples)
+                    block = torch.from_numpy(features[start:stop]).to(self.device_)
+                    for class_start in range(0, n_classes, class_chunk):
+                        class_stop = min(class_start + class_chunk, n_classes)
+                        logits = self.network_.score(block, embeddings[class_start:class_stop])
+                        scores[start:stop, class_start:class_stop] = logits.float().cpu().numpy()
+        finally:
+            self.network_.train(was_training)
+        return scores
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

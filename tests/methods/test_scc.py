@@ -1,0 +1,150 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from fsigenz.methods.scc import (
+    SemanticContrastiveClassifier,
+    SemanticContrastiveNetwork,
+    grouped_bce_loss,
+)
+from fsigenz.methods.similarity import build_target_tables, class_similarity
+
+SMALL = dict(encoder_hidden=16, scorer_hidden=16, batch_size=8, device="cpu")
+
+
+def _training_problem(seed=0, n_classes=6, n_attributes=5, feature_dim=7):
+    rng = np.random.default_rng(seed)
+    attributes = np.abs(rng.normal(size=(n_attributes, n_classes))).astype(np.float32)
+    seen, unseen = np.arange(4), np.arange(4, n_classes)
+    classes = np.concatenate([np.repeat(seen, 5), np.repeat(unseen, 2)])
+    is_prototype = classes >= 4
+    features = rng.normal(size=(len(classes), feature_dim)).astype(np.float32)
+    targets = build_target_tables(class_similarity(attributes), seen, unseen)
+    return features, classes, is_prototype, attributes, targets
+
+
+def test_logits_shape_and_gradients_reach_encoder_and_scorer():
+    network = SemanticContrastiveNetwork(
+        n_attributes=5, feature_dim=7, encoder_hidden=4, scorer_hidden=3
+    )
+    logits = network(torch.randn(3, 7), torch.randn(6, 5))
+    assert logits.shape == (3, 6)
+    logits.sum().backward()
+    for name, parameter in network.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_score_equals_explicit_pairwise_formula():
+    network = SemanticContrastiveNetwork(5, 7, 4, 3)
+    features, class_rows = torch.randn(3, 7), torch.randn(6, 5)
+    embeddings = network.encode_classes(class_rows)
+    for i in range(3):
+        for j in range(6):
+            z = features[i] * embeddings[j]
+            expected = network.scorer_output(torch.relu(network.scorer_hidden(z)))
+            torch.testing.assert_close(network(features, class_rows)[i, j], expected[0])
+
+
+def test_grouped_loss_by_hand():
+    logits = torch.tensor([[0.0, 2.0], [-1.0, 0.0]])
+    targets = torch.tensor([[1.0, 0.5], [0.0, 1.0]])
+    seen_group = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    unseen_group = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+
+    def bce(z, t):
+        probability = 1 / (1 + math.exp(-z))
+        return -(t * math.log(probability) + (1 - t) * math.log(1 - probability))
+
+    expected = bce(0.0, 1.0) + 0.2 * (bce(2.0, 0.5) + bce(-1.0, 0.0) + bce(0.0, 1.0)) / 3
+    loss = grouped_bce_loss(logits, targets, seen_group, unseen_group, beta=0.2)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_chunked_scoring_equals_unchunked():
+    features, classes, is_prototype, attributes, targets = _training_problem()
+    model = SemanticContrastiveClassifier(n_steps=5, **SMALL).fit(
+        features, classes, is_prototype, attributes, targets
+    )
+    whole = model.decision_function(features)
+    assert whole.shape == (len(features), 6) and whole.dtype == np.float32
+    for chunk in (1, 4, 13):  # classes split (1, 4) and several samples per chunk (13)
+        model.score_chunk_size = chunk
+        np.testing.assert_allclose(model.decision_function(features), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_is_bit_for_bit_repeatable():
+    problem = _training_problem()
+    first = SemanticContrastiveClassifier(n_steps=12, seed=3, **SMALL).fit(*problem)
+    second = SemanticContrastiveClassifier(n_steps=12, seed=3, **SMALL).fit(*problem)
+    other = SemanticContrastiveClassifier(n_steps=12, seed=4, **SMALL).fit(*problem)
+    features = problem[0]
+    first_scores = first.decision_function(features)
+    np.testing.assert_array_equal(first_scores, second.decision_function(features))
+    np.testing.assert_array_equal(first.loss_history_, second.loss_history_)
+    assert not np.array_equal(first_scores, other.decision_function(features))
+
+
+def test_monitor_calls_history_and_restore_best():
+    problem = _training_problem()
+    snapshots = {}
+
+    def monitor(step, model):
+        snapshots[step] = model.decision_function(problem[0])
+        return {5: 0.3, 10: 0.9, 12: 0.1}[step]  # best at step 10
+
+    model = SemanticContrastiveClassifier(n_steps=12, eval_every=5, restore_best=True, **SMALL)
+    model.fit(*problem, monitor=monitor)
+    assert [step for step, _ in model.monitor_history_] == [5, 10, 12]
+    assert model.loss_history_.shape == (12,) and np.all(np.isfinite(model.loss_history_))
+    assert model.best_step_ == 10 and model.best_score_ == pytest.approx(0.9)
+    np.testing.assert_array_equal(model.decision_function(problem[0]), snapshots[10])
+
+
+def test_patience_stops_early():
+    problem = _training_problem()
+    model = SemanticContrastiveClassifier(n_steps=50, eval_every=2, patience=2, **SMALL)
+    model.fit(*problem, monitor=lambda step, _: 1.0 if step == 2 else 0.0)
+    assert model.n_steps_ == 6 and model.loss_history_.shape == (6,)
+
+
+def test_new_class_columns_can_be_scored():
+    features, classes, is_prototype, attributes, targets = _training_problem()
+    model = SemanticContrastiveClassifier(n_steps=3, **SMALL).fit(
+        features, classes, is_prototype, attributes, targets
+    )
+    extended = np.concatenate([attributes, np.ones((5, 2), dtype=np.float32)], axis=1)
+    scores = model.decision_function(features, extended)
+    assert scores.shape == (len(features), 8)
+    original = model.decision_function(features)
+    np.testing.assert_allclose(scores[:, :6], original, rtol=1e-5, atol=1e-6)
+
+
+def test_errors_name_the_argument():
+    features, classes, is_prototype, attributes, targets = _training_problem()
+    with pytest.raises(ValueError, match=r"class_attributes: expected \(m, 6\)"):
+        SemanticContrastiveClassifier(**SMALL).fit(
+            features, classes, is_prototype, attributes[:, :5], targets
+        )
+    with pytest.raises(ValueError, match="row 20 is a real sample of class 4"):
+        SemanticContrastiveClassifier(**SMALL).fit(
+            features, classes, np.zeros_like(is_prototype), attributes, targets
+        )
+    model = SemanticContrastiveClassifier(n_steps=1, **SMALL).fit(
+        features, classes, is_prototype, attributes, targets
+    )
+    with pytest.raises(ValueError, match=r"features: expected \(N, 7\), got shape \(2, 6\)"):
+        model.decision_function(np.zeros((2, 6)))
+
+
+def test_bf16_autocast_trains_and_scores():
+    problem = _training_problem()
+    model = SemanticContrastiveClassifier(n_steps=3, use_bf16=True, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the float32 fallback warns where bf16 is unsupported
+        model.fit(*problem)
+    scores = model.decision_function(problem[0])
+    assert scores.dtype == np.float32 and np.all(np.isfinite(scores))
+    assert np.all(np.isfinite(model.loss_history_))
