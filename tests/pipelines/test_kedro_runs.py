@@ -1,0 +1,106 @@
+"""End to end through ``kedro run`` in a scratch copy of the project (conf + data), as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+KEDRO = str(Path(sys.executable).with_name("kedro"))
+TINY_SCC = {"encoder_hidden": 32, "scorer_hidden": 32, "n_steps": 60, "eval_every": 20, "batch_size": 64}
+METRIC_KEYS = {"czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h", "gzsl_unseen_cs", "gzsl_seen_cs", "gzsl_h_cs"}
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_params(namespace: str) -> str:
+    return ",".join(f"{namespace}.overrides.fsigenz.scc.{key}={value}" for key, value in TINY_SCC.items())
+
+
+def make_project(path: Path) -> Path:
+    """conf/, pyproject.toml and an empty src/ and data/ tree: enough for kedro to run the installed package."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(PROJECT_ROOT / "conf", path / "conf", ignore=shutil.ignore_patterns("local"))
+    (path / "conf" / "local").mkdir()
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", path)
+    (path / "src").mkdir()
+    (path / "data" / "01_raw").mkdir(parents=True)
+    return path
+
+
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    return subprocess.run([KEDRO, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("synthetic_project"))
+    result = kedro(project, "run", f"--params={tiny_params('synthetic')}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project, result
+
+
+def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
+    project, result = synthetic_run
+    metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics) and metrics["method"] == "fsigenz"
+    assert all(0.0 <= metrics[key] <= 100.0 for key in METRIC_KEYS)
+    assert metrics["n_synthetic_per_class"] == 20
+    assert "Metrics written to" in result.stdout + result.stderr
+    with sqlite3.connect(project / "mlflow.db") as db:
+        metric_keys = {row[0] for row in db.execute("select distinct key from metrics")}
+        param_keys = {row[0] for row in db.execute("select distinct key from params")}
+    assert {f"synthetic.{key}" for key in METRIC_KEYS} <= metric_keys
+    assert "synthetic.validation_curve.gzsl_h" in metric_keys and "synthetic.train_loss" in metric_keys
+    assert any(key.startswith("time.") for key in metric_keys)  # wall time of each stage
+    assert "fsigenz.msas.enabled" in param_keys and "model.method" in param_keys
+    artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}
+    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json"} <= artifacts
+
+
+def test_prototype_table_has_class_lambda_and_vector(synthetic_run):
+    project, _ = synthetic_run
+    table = pd.read_parquet(project / "data/04_feature/synthetic/prototypes.parquet")
+    assert {"class", "lambda", "vector"} <= set(table.columns)
+    assert len(table) == 10 * 20 and len(table["vector"].iloc[0]) == 128
+    assert table.groupby("class")["lambda"].nunique().eq(20).all()
+
+
+def test_prototypes_pipeline_runs_alone(tmp_path):
+    project = make_project(tmp_path / "project")
+    result = kedro(project, "run", "--pipelines=prototypes")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (project / "data/04_feature/synthetic/prototypes.parquet").is_file()
+    assert not (project / "data/06_models/synthetic").exists()  # no training in this pipeline
+
+
+def test_real_awa2_split_files_run_end_to_end(tmp_path, real_xlsa17_copy):
+    project = make_project(tmp_path / "project")
+    raw = real_xlsa17_copy("awa2", feature_dim=32)
+    shutil.copytree(raw, project / "data/01_raw/awa2")
+    result = kedro(project, "run", "--namespaces=awa2", f"--params={tiny_params('awa2')}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metrics = json.loads((project / "data/08_reporting/awa2/metrics.json").read_text())
+    assert metrics["dataset"] == "awa2" and METRIC_KEYS <= set(metrics)
+    assert not (project / "data/08_reporting/synthetic").exists()
+
+
+def test_broken_feature_file_fails_naming_it(tmp_path, real_xlsa17_copy):
+    project = make_project(tmp_path / "project")
+    shutil.copytree(real_xlsa17_copy("awa2", feature_dim=8), project / "data/01_raw/awa2")
+    (project / "data/01_raw/awa2/res101.mat").write_bytes(b"truncated")
+    result = kedro(project, "run", "--namespaces=awa2")
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "res101.mat: not a readable MATLAB .mat file" in output
+    assert not (project / "data/02_intermediate/awa2").exists()  # nothing half-written
