@@ -1,7 +1,15 @@
-"""The trained, shippable classifier: a fitted method plus what it needs to answer for new images."""
+"""The trained, shippable classifier: a fitted method plus what it needs to answer for new images.
+
+Classes can be added after training by their attribute vectors (:meth:`ZeroShotClassifier.with_new_classes`)
+for methods whose ``decision_function`` scores any attribute columns (FSIGenZ, TCN, ESZSL). Added
+classes count as unseen: calibrated stacking leaves their scores alone, as it does for every class
+without training images.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +29,9 @@ class ZeroShotClassifier:
     unseen_classes: np.ndarray
     calibration_gamma: float = 0.0
     metadata: dict = field(default_factory=dict)
+    # (m, L') raw attribute columns [A_o] of the classes added after training, the last L' of
+    # class_names; None when none were added (models pickled before this field read it as None).
+    added_class_attributes: np.ndarray | None = None
 
     @property
     def seen_mask(self) -> np.ndarray:
@@ -28,17 +39,88 @@ class ZeroShotClassifier:
         mask[self.seen_classes] = True
         return mask
 
+    @property
+    def feature_dim(self) -> int:
+        """d, the length of the feature vectors the model scores."""
+        return int(self._metadata_field("feature_dim"))
+
+    @property
+    def attribute_dim(self) -> int:
+        """m, the length of a class attribute vector."""
+        return int(self._metadata_field("attribute_dim"))
+
+    @property
+    def accepts_new_classes(self) -> bool:
+        """Whether the method scores attribute columns of classes it was not trained on."""
+        return "class_attributes" in inspect.signature(self.estimator.decision_function).parameters
+
+    def _metadata_field(self, key: str):
+        if key not in self.metadata:
+            raise ValueError(
+                f"ZeroShotClassifier.metadata: no '{key}'; the model was saved without it, retrain it "
+                "with the classifier_training pipeline"
+            )
+        return self.metadata[key]
+
+    def with_new_classes(self, names: list[str], attributes: np.ndarray) -> "ZeroShotClassifier":
+        """A copy that also scores the classes ``names``, given by raw attribute columns (m, L).
+
+        The attributes must be in the form the training classes had (e.g. L2-normalised columns for
+        xlsa17 ``att``); the method transforms them exactly as the trained ones (FSIGenZ: MSAS with the
+        threshold fixed at fit). The fitted estimator is shared, not copied: nothing is retrained.
+        """
+        if not self.accepts_new_classes:
+            raise ValueError(
+                f"method '{self.method_name}': cannot score classes added after training (its "
+                "decision_function takes no class_attributes); fsigenz, tcn and eszsl can"
+            )
+        names = [str(name) for name in names]
+        if not names:
+            raise ValueError("names: expected at least one class to add, got none")
+        attributes = np.asarray(attributes, dtype=np.float64)
+        if attributes.shape != (self.attribute_dim, len(names)):
+            raise ValueError(
+                f"attributes: expected ({self.attribute_dim}, {len(names)}), one column of the model's "
+                f"{self.attribute_dim} attributes per name, got shape {attributes.shape}"
+            )
+        if not np.all(np.isfinite(attributes)):
+            bad = sorted({names[c] for c in np.flatnonzero(~np.isfinite(attributes).all(axis=0))})
+            raise ValueError(f"attributes: NaN or infinite entries for class(es) {bad}")
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"names: duplicated class name(s) {duplicated}")
+        clashing = sorted(set(names) & set(self.class_names))
+        if clashing:
+            raise ValueError(f"names: already classes of the model: {clashing}")
+        n_classes = len(self.class_names)
+        if self.added_class_attributes is not None:
+            attributes = np.hstack([self.added_class_attributes, attributes])
+        return dataclasses.replace(
+            self,
+            class_names=(*self.class_names, *names),
+            unseen_classes=np.concatenate([self.unseen_classes, np.arange(n_classes, n_classes + len(names))]),
+            added_class_attributes=attributes,
+        )
+
     def scores(self, features: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """(N, C) class scores; with ``calibrated`` γ is subtracted from the seen classes."""
-        scores = self.estimator.decision_function(np.asarray(features, dtype=np.float32))
+        features = np.asarray(features, dtype=np.float32)
+        if self.added_class_attributes is None:
+            scores = self.estimator.decision_function(features)
+        else:
+            trained = np.asarray(self._metadata_field("class_attributes"), dtype=np.float64)
+            all_attributes = np.hstack([trained, self.added_class_attributes])
+            scores = self.estimator.decision_function(features, class_attributes=all_attributes)
         if calibrated:
             scores = scores - self.calibration_gamma * self.seen_mask.astype(scores.dtype)
         return scores
 
     def predict(self, features: np.ndarray, top_k: int = 5, calibrated: bool = True) -> pd.DataFrame:
         """Predicted class, its score and the top-k classes for each row of ``features``."""
+        if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
+            raise ValueError(f"top_k: expected an integer >= 1, got {top_k!r}")
         scores = self.scores(features, calibrated)
-        k = min(top_k, scores.shape[1])
+        k = min(int(top_k), scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         names = np.asarray(self.class_names, dtype=object)
         return pd.DataFrame(

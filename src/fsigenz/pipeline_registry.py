@@ -3,20 +3,32 @@
 A namespace runs when its data is there: ``synthetic`` always (it is generated), ``cub``, ``awa2``,
 ``sun`` and ``custom`` when ``data/01_raw/<namespace>/`` holds files. So ``kedro run`` runs every
 dataset present and ``kedro run --namespaces=awa2`` just AwA2.
+
+``training_<namespace>`` is the full pipeline of one namespace wrapped by kedro-mlflow's
+``pipeline_ml_factory``: after the run, its inference pipeline and fitted model are logged as one
+MLflow pyfunc model (docs/serving.md). A ``PipelineML`` logs one model, so ``__default__`` is that
+pipeline when a single namespace is present (the out-of-the-box synthetic case) and the plain sum
+of the namespaces otherwise.
 """
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 from kedro.pipeline import Pipeline
+from kedro_mlflow.pipeline import pipeline_ml_factory
 
+import fsigenz
 from fsigenz.pipelines import (
     classifier_training,
     data_ingestion,
     evaluation,
     feature_extraction,
+    inference,
     prototype_generation,
+    prototype_visualisation,
+    reporting,
 )
 from fsigenz.pipelines.configuration import METHOD_BLOCKS
 
@@ -26,7 +38,15 @@ RAW_DATA = Path("data/01_raw")
 NOT_DATA = {"README.md", ".gitkeep"}
 
 # parameters shared by all namespaces (the rest, e.g. params:source, is per namespace)
-SHARED_PARAMETERS = {f"params:{name}": f"params:{name}" for name in ("model", *METHOD_BLOCKS)}
+SHARED_PARAMETERS = {
+    f"params:{name}": f"params:{name}" for name in ("model", *METHOD_BLOCKS, "prototype_visualisation")
+}
+# the served model's request parameters, the same for every namespace
+INFERENCE_PARAMETERS = {name: name for name in inference.pipeline.PARAMETERS}
+LOGGED_MODEL_NAME = "model"
+# What the served model imports besides fsigenz (which travels with it as code): pinned to the
+# installed versions, so that MLflow need not infer them (a subprocess that loads the model).
+SERVING_DISTRIBUTIONS = ("mlflow", "cloudpickle", "kedro", "kedro-datasets", "kedro-mlflow", "torch", "numpy", "pandas")
 
 
 def available_namespaces(raw_data: Path = RAW_DATA) -> list[str]:
@@ -43,18 +63,42 @@ def _per_namespace(base: Pipeline, namespaces: list[str]) -> Pipeline:
     return sum((Pipeline(base, namespace=ns, parameters=parameters) for ns in namespaces), Pipeline([]))
 
 
+def _model_logging_pipeline(full: Pipeline, namespace: str) -> Pipeline:
+    """``full`` for one namespace, logging ``trained_model`` + the inference pipeline as an MLflow model."""
+    return pipeline_ml_factory(
+        training=_per_namespace(full, [namespace]),
+        inference=Pipeline(inference.create_pipeline(), namespace=namespace, parameters=INFERENCE_PARAMETERS),
+        input_name=f"{namespace}.features_to_score",
+        log_model_kwargs={
+            "name": LOGGED_MODEL_NAME,
+            "signature": "auto",
+            "code_paths": [str(Path(fsigenz.__file__).parent)],
+            "pip_requirements": [f"{name}=={metadata.version(name)}" for name in SERVING_DISTRIBUTIONS],
+        },
+    )
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     namespaces = available_namespaces()
     ingestion = data_ingestion.create_pipeline()
     prototypes = prototype_generation.create_pipeline()
     training = classifier_training.create_pipeline()
     testing = evaluation.create_pipeline()
-    full = ingestion + prototypes + training + testing
+    full = ingestion + prototypes + training + testing + inference.create_input_example_pipeline()
+    logging_models = {f"training_{ns}": _model_logging_pipeline(full, ns) for ns in namespaces}
+    # a PipelineML logs one model: __default__ can be one only when it runs one namespace
+    default = logging_models[f"training_{namespaces[0]}"] if len(namespaces) == 1 else _per_namespace(full, namespaces)
     return {
-        "__default__": _per_namespace(full, namespaces),
+        "__default__": default,
+        **logging_models,
         "data_ingestion": _per_namespace(ingestion, namespaces),
         "prototypes": _per_namespace(ingestion + prototypes, namespaces),
         "classifier_training": _per_namespace(training, namespaces),
         "evaluation": _per_namespace(testing, namespaces),
         "feature_extraction": _per_namespace(feature_extraction.create_pipeline(), list(FILE_NAMESPACES)),
+        # experiments (docs/experiments.md)
+        "prototype_visualisation": _per_namespace(
+            ingestion + prototypes + prototype_visualisation.create_pipeline(), namespaces
+        ),
+        "reporting": reporting.create_pipeline(),
     }

@@ -74,6 +74,13 @@ class NearestClassMeanClassifier:
         self.aggregate = aggregate
         self.l2_normalize = l2_normalize
 
+    @property
+    def n_synthetic_per_class(self) -> int:
+        """P, the prototypes per unseen class (fitted value when available)."""
+        if hasattr(self, "prototypes_"):
+            return int(self.prototypes_.shape[1])
+        return int(merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))["n_prototypes"])
+
     def fit(
         self,
         task: ZeroShotTask,

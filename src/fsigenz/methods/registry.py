@@ -8,6 +8,7 @@ its final fit consumes the prototype table of the ``prototypes`` pipeline.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,7 +49,9 @@ def _fsigenz(params: dict) -> ZeroShotMethod:
 def _ncm(params: dict) -> ZeroShotMethod:
     from fsigenz.methods.ncm import NearestClassMeanClassifier
 
-    return NearestClassMeanClassifier(**params)
+    # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply
+    accepted = inspect.signature(NearestClassMeanClassifier).parameters
+    return NearestClassMeanClassifier(**{k: v for k, v in params.items() if k in accepted})
 
 
 def _fclswgan(params: dict) -> ZeroShotMethod:
@@ -61,7 +64,7 @@ METHODS: dict[str, MethodSpec] = {
     "fsigenz": MethodSpec(_fsigenz, steps_parameter="scc.n_steps", uses_prototypes=True),
     "tcn": MethodSpec(_fsigenz, steps_parameter="scc.n_steps", extends="fsigenz"),
     "eszsl": MethodSpec(_eszsl),
-    "ncm": MethodSpec(_ncm),
+    "ncm": MethodSpec(_ncm, uses_prototypes=True, extends="fsigenz"),
     "fclswgan": MethodSpec(_fclswgan, steps_parameter="classifier_steps"),
 }
 

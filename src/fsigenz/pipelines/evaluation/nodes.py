@@ -31,6 +31,8 @@ def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier
         "seconds_selection": round(metadata["selection_seconds"], 3),
         "seconds_training": round(metadata["training_seconds"], 3),
         "seconds_test_scoring": round(scoring_seconds, 3),
+        # stages timed by the method itself (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
+        **{f"seconds_{stage}": round(float(s), 3) for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()},
     }
     history = {key: {"value": float(value), "step": 0} for key, value in report.items() if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None}
     best_curve = next(
@@ -55,3 +57,4 @@ def _windowed_mean(values: np.ndarray, max_points: int = LOSS_POINTS) -> list[di
     sums = np.concatenate([[0.0], np.cumsum(values)])
     starts = ends - np.minimum(window, ends)
     return [{"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))} for b, e in zip(starts, ends)]
+

@@ -1,0 +1,64 @@
+"""Dagster code location: the Kedro pipelines as Dagster jobs, translated by kedro-dagster.
+
+Jobs and executors are configured in ``conf/<env>/dagster.yml``: one job per dataset namespace present,
+each the namespace-filtered ``__default__`` pipeline. Loaded by ``kedro dagster dev`` (``dg.toml``
+points it here) or ``dagster dev -m fsigenz.definitions``; see docs/dagster.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_mlflow import end_mlflow_on_run_finished
+from kedro_dagster import KedroProjectTranslator
+from kedro_dagster.config import EXECUTOR_MAP
+from kedro_dagster.config import DaskExecutorOptions as _DaskExecutorOptions
+
+DEFAULT_ENV = "local"  # the Kedro environment `kedro run` uses by default (settings.CONFIG_LOADER_ARGS)
+
+
+class DaskExecutorOptions(_DaskExecutorOptions):
+    """The ``dask_executor`` block of dagster.yml, handed to dagster-dask with only the options set.
+
+    kedro-dagster 0.8.1 passes every cluster type, the unset ones as null, and dagster-dask's
+    ``cluster`` accepts exactly one, so any Dask configuration fails to validate.
+    """
+
+    def model_dump(self, **kwargs):
+        return super().model_dump(**{**kwargs, "exclude_none": True})
+
+
+def register_dask_options() -> None:
+    """Have kedro-dagster read ``dask_executor`` blocks into :class:`DaskExecutorOptions`."""
+    EXECUTOR_MAP["dask_executor"] = EXECUTOR_MAP["dask_executor"]._replace(options=DaskExecutorOptions)
+
+
+def build_definitions(project_path: Path | None = None, env: str | None = None) -> dg.Definitions:
+    """Translate the Kedro project at ``project_path`` (default: found from the current directory).
+
+    ``env`` defaults to ``$KEDRO_ENV``, which ``kedro dagster <command> --env`` sets, then to ``local``.
+    """
+    register_dask_options()
+    env = env or os.environ.get("KEDRO_ENV", DEFAULT_ENV)
+    location = KedroProjectTranslator(env=env, project_path=project_path).to_dagster()
+    # kedro-dagster's MLflow resource attaches every step, in whichever process it runs, to one MLflow
+    # run per Dagster run, and kedro-mlflow's hooks log into it; this hook closes it after the last step.
+    jobs = [job.with_hooks({end_mlflow_on_run_finished}) for job in location.named_jobs.values()]
+    return dg.Definitions(
+        assets=list(location.named_assets.values()),
+        # every dataset of the pipelines has its own IO manager (its catalog entry); the default one
+        # carries the hook ops' "Nothing" outputs, pickled so that steps in other processes see them
+        resources={**location.named_resources, "io_manager": dg.fs_io_manager},
+        jobs=jobs,
+        schedules=list(location.named_schedules.values()),
+        sensors=list(location.named_sensors.values()),
+        loggers={"console": dg.colored_console_logger},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when Dagster loads the code location, not on import (tests build their own)."""
+    return build_definitions()

@@ -1,0 +1,191 @@
+"""Runs → tables: the method comparison and each study's summary.
+
+Input: a DataFrame shaped like ``mlflow.search_runs`` output — one row per run, columns ``run_id``,
+``status``, ``start_time``, ``metrics.<name>``, ``params.<name>``, ``tags.<name>``. A ``kedro run`` logs
+the test metrics of each dataset namespace as ``metrics.<namespace>.<key>`` (``gzsl_h``, ...), the
+method as ``params.model.method`` (or ``params.<namespace>.overrides.model.method``), each node's wall
+time as ``metrics.time.<namespace>.<node>``; the study runner adds ``tags.study`` and ``tags.setting``.
+
+Costs, per run and dataset:
+
+- ``n_synthetic_per_class``: prototypes (FSIGenZ, NCM) or generated features (f-CLSWGAN) per unseen class;
+- ``seconds_generation``: making them — f-CLSWGAN's seen-classifier pre-training + GAN training +
+  synthesis; FSIGenZ's prototype node (MSAS + ridge solves);
+- ``seconds_fit``: the final fit on trainval, generation included;
+- ``seconds_selection``: model selection on the validation split (grid, early stopping).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Collection, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fsigenz.experiments.studies import StudySetting
+
+# table column -> key of the evaluation report (metrics.<namespace>.<key>)
+ACCURACY_COLUMNS = {
+    "czsl": "czsl_top1",
+    "unseen": "gzsl_unseen",
+    "seen": "gzsl_seen",
+    "h": "gzsl_h",
+    "h_cs": "gzsl_h_cs",
+}
+# f-CLSWGAN's timings_ that make the synthetic features (its classifier_training is the classifier's)
+GENERATION_TIMINGS = ("seen_classifier_pretraining", "generator_training", "synthesis")
+PROTOTYPE_NODE = "generate_prototype_table"
+RUN_COLUMNS = [
+    "run_id", "start_time", "study", "setting", "dataset", "method",
+    *ACCURACY_COLUMNS, "n_synthetic_per_class", "seconds_generation", "seconds_fit", "seconds_selection",
+]
+MARKDOWN_HEADERS = {
+    "method": "Method",
+    "setting": "Setting",
+    "dataset": "Dataset",
+    "czsl": "CZSL",
+    "unseen": "U",
+    "seen": "S",
+    "h": "H",
+    "h_cs": "H (cal.)",
+    "n_synthetic_per_class": "Synthetic / class",
+    "seconds_generation": "s generation",
+    "seconds_fit": "s fit",
+    "seconds_selection": "s selection",
+}
+_TEST_METRIC = re.compile(r"^metrics\.(?P<namespace>[^.]+)\.gzsl_h$")
+
+
+def _column(runs: pd.DataFrame, name: str) -> pd.Series:
+    return runs[name] if name in runs.columns else pd.Series(np.nan, index=runs.index, dtype=object)
+
+
+def _number(runs: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(_column(runs, name), errors="coerce")
+
+
+def runs_by_dataset(
+    runs: pd.DataFrame,
+    prototype_table_methods: Collection[str] = ("fsigenz",),
+    statuses: Collection[str] = ("FINISHED",),
+) -> pd.DataFrame:
+    """One row per (run, dataset namespace) with test metrics; columns :data:`RUN_COLUMNS`.
+
+    ``prototype_table_methods``: methods whose final fit reads the prototype table, so that the
+    prototype node's time counts as their generation time.
+    """
+    if runs.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    if "status" in runs.columns and statuses:
+        runs = runs[runs["status"].isin(list(statuses))]
+    namespaces = sorted({m["namespace"] for c in runs.columns if (m := _TEST_METRIC.match(c))})
+    frames = []
+    for ns in namespaces:
+        part = runs[_number(runs, f"metrics.{ns}.gzsl_h").notna()]
+        if part.empty:
+            continue
+        method = _column(part, f"params.{ns}.overrides.model.method").fillna(_column(part, "params.model.method"))
+        method = method.fillna("unknown").astype(str)
+        uses_table = method.isin(list(prototype_table_methods))
+        prototype_seconds = _number(part, f"metrics.time.{ns}.{PROTOTYPE_NODE}").fillna(0.0).where(uses_table, 0.0)
+        generator_seconds = sum(
+            (_number(part, f"metrics.{ns}.seconds_{name}").fillna(0.0) for name in GENERATION_TIMINGS),
+            pd.Series(0.0, index=part.index),
+        )
+        frame = pd.DataFrame(
+            {
+                "run_id": part["run_id"],
+                "start_time": pd.to_datetime(_column(part, "start_time"), utc=True, errors="coerce"),
+                "study": _column(part, "tags.study"),
+                "setting": _column(part, "tags.setting"),
+                "dataset": ns,
+                "method": method,
+                **{col: _number(part, f"metrics.{ns}.{key}") for col, key in ACCURACY_COLUMNS.items()},
+                "n_synthetic_per_class": _number(part, f"metrics.{ns}.n_synthetic_per_class").fillna(0).astype(int),
+                "seconds_generation": generator_seconds + prototype_seconds,
+                "seconds_fit": _number(part, f"metrics.{ns}.seconds_training") + prototype_seconds,
+                "seconds_selection": _number(part, f"metrics.{ns}.seconds_selection"),
+            }
+        )
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[RUN_COLUMNS]
+
+
+def latest(rows: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The most recent row of each ``keys`` group."""
+    return rows.sort_values("start_time", ascending=False, kind="stable").drop_duplicates(list(keys))
+
+
+def _ordered(values: pd.Series, order: Sequence[str]) -> pd.Series:
+    """Sort key: position in ``order``, unknown values after, alphabetically."""
+    rank = {name: i for i, name in enumerate(order)}
+    return values.map(lambda v: (rank.get(v, len(rank)), str(v)))
+
+
+def comparison_table(
+    rows: pd.DataFrame,
+    include_studies: Collection[str] = ("baselines",),
+    include_untagged: bool = True,
+    method_order: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The latest run of each (dataset, method) among untagged runs and runs of ``include_studies``.
+
+    Ablation and sensitivity runs are left out (they are FSIGenZ variants, reported per study).
+    """
+    study = rows["study"]
+    keep = study.isin(list(include_studies))
+    if include_untagged:
+        keep |= study.isna() | (study.astype(str) == "")
+    table = latest(rows[keep], ["dataset", "method"])
+    table = table.assign(_order=_ordered(table["method"], method_order))
+    return table.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
+
+
+def study_table(rows: pd.DataFrame, study: str, settings: Sequence[StudySetting]) -> pd.DataFrame:
+    """The latest run of each (dataset, setting) of ``study``, in the order of ``settings``.
+
+    Adds ``swept_parameter`` and ``value`` (for sweeps) from the study's definition; runs of settings the
+    study no longer lists are left out.
+    """
+    by_name = {s.name: s for s in settings}
+    part = rows[(rows["study"] == study) & rows["setting"].isin(list(by_name))]
+    table = latest(part, ["dataset", "setting"])
+    table = table.assign(
+        swept_parameter=table["setting"].map(lambda n: by_name[n].swept_parameter),
+        value=table["setting"].map(lambda n: by_name[n].value),
+        _order=table["setting"].map({s.name: i for i, s in enumerate(settings)}),
+    )
+    return table.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
+
+
+def markdown_table(table: pd.DataFrame, columns: Sequence[str], headers: Mapping[str, str] = MARKDOWN_HEADERS,
+                   labels: Mapping[str, str] | None = None) -> str:
+    """A GitHub Markdown table of ``columns``: accuracies with one decimal, seconds with one (or two below 1).
+
+    ``labels`` renames method names (e.g. ``fclswgan`` → ``f-CLSWGAN``).
+    """
+    labels = labels or {}
+
+    def cell(column: str, value) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "–"
+        if column == "method":
+            return str(labels.get(value, value))
+        if column == "n_synthetic_per_class":
+            return str(int(value))
+        if column.startswith("seconds"):
+            return f"{value:.2f}" if value < 1 else f"{value:.1f}"
+        if isinstance(value, (float, np.floating)):
+            return f"{value:.1f}"
+        return str(value)
+
+    lines = [
+        "| " + " | ".join(headers.get(c, c) for c in columns) + " |",
+        "|" + "|".join("---" if c in ("method", "setting", "dataset") else "---:" for c in columns) + "|",
+    ]
+    for record in table[list(columns)].itertuples(index=False):
+        lines.append("| " + " | ".join(cell(c, v) for c, v in zip(columns, record)) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Studies: named sets of runs of the same pipeline that differ in a few parameters.
+
+A study block (``experiments.studies.<name>`` in ``parameters_experiments.yml``) lists its settings
+either by name or as one-parameter-at-a-time sweeps::
+
+    ablation:                                   # the paper's Table 3
+      settings:
+        full: {}
+        without_msas: {fsigenz.msas.enabled: false}
+    sensitivity:                                # the paper's Figure 5
+      sweeps:
+        fsigenz.prototypes.n_prototypes: [5, 10, 20, 30, 50]
+
+Each setting becomes one ``kedro run`` whose ``--params`` are the setting's overrides, routed through
+every dataset namespace's ``overrides`` block (so a per-dataset default cannot silently win over the
+value under study).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+STUDY_KEYS = ("description", "settings", "sweeps")
+
+
+@dataclass(frozen=True)
+class StudySetting:
+    """One run of a study: its name, its parameter overrides, and (for sweeps) what it varies."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted parameter -> value
+    swept_parameter: str | None = None
+    value: Any = None
+
+
+def sweep_setting_name(parameter: str, value: Any) -> str:
+    """``fsigenz.scc.beta=0.5``: the setting name of one point of a sweep."""
+    return f"{parameter}={format_value(value)}"
+
+
+def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
+    """The settings of study ``name``, in the order the parameters list them (named, then sweeps)."""
+    where = f"experiments.studies.{name}"
+    if not isinstance(study, Mapping):
+        raise ValueError(f"{where}: expected a mapping with 'settings' and/or 'sweeps', got {type(study).__name__}")
+    unknown = sorted(set(study) - set(STUDY_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {list(STUDY_KEYS)}")
+    settings: list[StudySetting] = []
+    for setting_name, overrides in (study.get("settings") or {}).items():
+        if not isinstance(overrides, Mapping):
+            raise ValueError(
+                f"{where}.settings.{setting_name}: expected a mapping {{dotted.parameter: value}}, "
+                f"got {overrides!r}"
+            )
+        settings.append(StudySetting(str(setting_name), dict(overrides)))
+    for parameter, values in (study.get("sweeps") or {}).items():
+        if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
+            raise ValueError(f"{where}.sweeps.{parameter}: expected a non-empty list of values, got {values!r}")
+        for value in values:
+            settings.append(
+                StudySetting(sweep_setting_name(parameter, value), {parameter: value}, parameter, value)
+            )
+    if not settings:
+        raise ValueError(f"{where}: no settings; give 'settings' or 'sweeps'")
+    names = [s.name for s in settings]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{where}: setting names must be unique, got {duplicates} more than once")
+    return settings
+
+
+def select_settings(settings: list[StudySetting], only: Sequence[str] | None) -> list[StudySetting]:
+    """The settings named in ``only`` (all when empty), refusing a name the study does not have."""
+    if not only:
+        return settings
+    known = {s.name for s in settings}
+    missing = [name for name in only if name not in known]
+    if missing:
+        raise ValueError(f"--only: unknown setting(s) {missing}; the study has {sorted(known)}")
+    return [s for s in settings if s.name in set(only)]
+
+
+def format_value(value: Any) -> str:
+    """A value as ``kedro run --params`` parses it back (YAML scalars: true, null, 0.5, text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    text = str(value)
+    if "," in text or "=" in text:
+        raise ValueError(f"study parameter value {value!r}: ',' and '=' cannot pass through kedro run --params")
+    return text
+
+
+def kedro_params(
+    overrides: Mapping[str, Any], namespaces: Sequence[str], overridable_blocks: Sequence[str]
+) -> str:
+    """The ``--params`` argument of a setting's ``kedro run``.
+
+    A key whose first part is one of ``overridable_blocks`` (``model`` and the method blocks) is set in
+    each namespace's ``overrides`` block, which the pipelines merge last; any other key (e.g.
+    ``synthetic.source.seed``) is passed as given.
+    """
+    items = []
+    for key in sorted(overrides):
+        value = format_value(overrides[key])
+        if key.split(".", 1)[0] in overridable_blocks:
+            if not namespaces:
+                raise ValueError("kedro_params: no dataset namespace to apply the overrides to")
+            items.extend(f"{ns}.overrides.{key}={value}" for ns in namespaces)
+        else:
+            items.append(f"{key}={value}")
+    return ",".join(items)

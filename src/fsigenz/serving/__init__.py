@@ -1,0 +1,37 @@
+"""Serving a trained :class:`~fsigenz.model.ZeroShotClassifier` (pure library: no Kedro, no MLflow).
+
+- :mod:`~fsigenz.serving.feature_table`: the table a caller sends (one row per image, columns
+  ``feature_0`` … ``feature_{d-1}`` or one ``features`` column of vectors) ↔ the (N, d) matrix.
+- :mod:`~fsigenz.serving.new_classes`: classes added at prediction time from a table ``class``,
+  then one column per attribute, validated against the model.
+
+The Kedro inference pipeline (``fsigenz.pipelines.inference``) wires these into the MLflow model.
+"""
+
+from fsigenz.serving.feature_table import (
+    FEATURE_PREFIX,
+    VECTOR_COLUMN,
+    feature_columns,
+    feature_table,
+    features_from_table,
+)
+from fsigenz.serving.new_classes import (
+    CLASS_COLUMN,
+    add_classes,
+    class_table_from_csv_text,
+    new_class_attributes,
+    read_class_table,
+)
+
+__all__ = [
+    "CLASS_COLUMN",
+    "FEATURE_PREFIX",
+    "VECTOR_COLUMN",
+    "add_classes",
+    "class_table_from_csv_text",
+    "feature_columns",
+    "feature_table",
+    "features_from_table",
+    "new_class_attributes",
+    "read_class_table",
+]

@@ -1,0 +1,78 @@
+import pytest
+import yaml
+
+from fsigenz.experiments.studies import format_value, kedro_params, select_settings, study_settings
+from tests.conftest import PROJECT_ROOT
+
+OVERRIDABLE = ("model", "fsigenz", "tcn", "eszsl", "ncm", "fclswgan")
+
+
+def test_named_settings_and_sweeps_in_order():
+    settings = study_settings("s", {
+        "settings": {"full": {}, "no_dpsr": {"fsigenz.dpsr.enabled": False}},
+        "sweeps": {"fsigenz.scc.beta": [0.1, 0.5]},
+    })
+    assert [s.name for s in settings] == ["full", "no_dpsr", "fsigenz.scc.beta=0.1", "fsigenz.scc.beta=0.5"]
+    assert settings[1].overrides == {"fsigenz.dpsr.enabled": False} and settings[1].swept_parameter is None
+    assert (settings[3].swept_parameter, settings[3].value, settings[3].overrides) == (
+        "fsigenz.scc.beta", 0.5, {"fsigenz.scc.beta": 0.5})
+
+
+def test_configured_studies_are_valid_and_cover_the_paper():
+    studies = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_experiments.yml").read_text())["studies"]
+    ablation = {s.name: s.overrides for s in study_settings("ablation", studies["ablation"])}
+    assert ablation == {
+        "full": {}, "without_msas": {"fsigenz.msas.enabled": False}, "without_dpsr": {"fsigenz.dpsr.enabled": False},
+        "without_both": {"fsigenz.msas.enabled": False, "fsigenz.dpsr.enabled": False},
+    }
+    swept = {s.swept_parameter for s in study_settings("sensitivity", studies["sensitivity"])}
+    assert swept == {"fsigenz.prototypes.n_prototypes", "fsigenz.scc.beta", "fsigenz.msas.threshold"}
+    n_prototypes = [s.value for s in study_settings("sensitivity", studies["sensitivity"])
+                    if s.swept_parameter == "fsigenz.prototypes.n_prototypes"]
+    assert min(n_prototypes) == 5 and max(n_prototypes) == 50
+    methods = {s.overrides["model.method"] for s in study_settings("baselines", studies["baselines"])}
+    assert methods == {"fsigenz", "tcn", "ncm", "eszsl", "fclswgan"}
+
+
+def test_params_go_through_each_namespace_overrides():
+    params = kedro_params({"fsigenz.dpsr.enabled": False, "model.method": "tcn", "synthetic.source.seed": 3},
+                          ["synthetic", "awa2"], OVERRIDABLE)
+    assert params.split(",") == [
+        "synthetic.overrides.fsigenz.dpsr.enabled=false", "awa2.overrides.fsigenz.dpsr.enabled=false",
+        "synthetic.overrides.model.method=tcn", "awa2.overrides.model.method=tcn",
+        "synthetic.source.seed=3",
+    ]
+    assert kedro_params({}, ["synthetic"], OVERRIDABLE) == ""
+
+
+def test_values_survive_kedro_params_parsing():
+    from omegaconf import OmegaConf
+
+    values = {"a": False, "b": None, "c": 0.05, "d": 20, "e": "cosine"}
+    parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"{k}={format_value(v)}" for k, v in values.items()]))
+    assert parsed == values
+
+
+@pytest.mark.parametrize(
+    "study, message",
+    [
+        ({"settings": {"a": {}}, "sweep": {}}, "unknown key(s) ['sweep']"),
+        ({"sweeps": {"fsigenz.scc.beta": []}}, "expected a non-empty list"),
+        ({"settings": {"a": 3}}, "settings.a: expected a mapping"),
+        ({}, "no settings"),
+        ({"settings": {"fsigenz.scc.beta=0.1": {}}, "sweeps": {"fsigenz.scc.beta": [0.1]}}, "must be unique"),
+    ],
+)
+def test_bad_study_is_named(study, message):
+    with pytest.raises(ValueError, match="experiments.studies.s") as error:
+        study_settings("s", study)
+    assert message in str(error.value)
+
+
+def test_only_selects_and_rejects_unknown_settings():
+    settings = study_settings("s", {"settings": {"a": {}, "b": {}}})
+    assert [s.name for s in select_settings(settings, ["b"])] == ["b"]
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['c'\]"):
+        select_settings(settings, ["c"])
+    with pytest.raises(ValueError, match="cannot pass through"):
+        format_value("a,b")

@@ -1,0 +1,113 @@
+import dataclasses
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+
+from fsigenz.experiments.tuning import (
+    apply_setting,
+    parse_search_space,
+    suggest_setting,
+    tuned_parameters_block,
+    validation_score,
+    write_tuned_parameters,
+)
+from tests.experiments.conftest import make_project
+
+# a small synthetic source and ESZSL: a trial takes a fraction of a second
+TINY_SOURCE = {"n_seen_classes": 12, "n_unseen_classes": 4, "n_val_classes": 4, "attribute_dim": 12,
+               "feature_dim": 16, "images_per_class": 20}
+
+
+def test_search_space_is_validated_and_sampled():
+    dimensions = parse_search_space({
+        "scc.beta": {"type": "float", "low": 0.05, "high": 1.0, "log": True},
+        "prototypes.n_prototypes": {"type": "int", "low": 5, "high": 50},
+        "metric": {"type": "categorical", "choices": ["cosine", "euclidean"]},
+    })
+    trial = optuna.trial.FixedTrial({"scc.beta": 0.3, "prototypes.n_prototypes": 7, "metric": "euclidean"})
+    setting = suggest_setting(trial, dimensions)
+    assert setting == {"scc.beta": 0.3, "prototypes.n_prototypes": 7, "metric": "euclidean"}
+    assert apply_setting({"scc": {"beta": 0.2, "n_steps": 10}}, setting) == {
+        "scc": {"beta": 0.3, "n_steps": 10}, "prototypes": {"n_prototypes": 7}, "metric": "euclidean"}
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"a": {"type": "float", "low": 1.0, "high": 1.0}}, "low < high"),
+    ({"a": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "log scale needs low > 0"),
+    ({"a": {"type": "choice"}}, "type one of"),
+    ({"a": {"type": "categorical", "choices": []}}, "non-empty 'choices'"),
+    ({}, "empty"),
+])
+def test_bad_search_space_is_named(space, message):
+    with pytest.raises(ValueError, match="tuning.search_spaces.x") as error:
+        parse_search_space(space, "tuning.search_spaces.x")
+    assert message in str(error.value)
+
+
+def test_tuned_file_keeps_earlier_blocks(tmp_path):
+    path = tmp_path / "conf/local/parameters_tuned.yml"
+    write_tuned_parameters(path, tuned_parameters_block("awa2", "eszsl", {"feature_regularization": 10.0}))
+    content = write_tuned_parameters(path, tuned_parameters_block("synthetic", "fsigenz", {"scc.beta": 0.5}))
+    assert content == {"awa2": {"overrides": {"eszsl": {"feature_regularization": 10.0}}},
+                       "synthetic": {"overrides": {"fsigenz": {"scc": {"beta": 0.5}}}}}
+    assert yaml.safe_load(path.read_text()) == content and path.read_text().startswith("# Written by the Optuna")
+
+
+def test_validation_score_never_reads_the_test_split(small_synthetic):
+    rng = np.random.default_rng(0)
+    features = small_synthetic.features.copy()
+    for split in ("test_seen", "test_unseen"):
+        rows = small_synthetic.splits[split]
+        features[rows] = rng.normal(size=(len(rows), features.shape[1])) * 100
+    scrambled = dataclasses.replace(small_synthetic, features=features)
+    params = {"feature_regularization": 1.0, "attribute_regularization": 1.0}
+    first = validation_score(small_synthetic, "eszsl", params, {"metric": "gzsl_h"})
+    second = validation_score(scrambled, "eszsl", params, {"metric": "gzsl_h"})
+    assert first.validation_metrics == second.validation_metrics
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_study_and_the_next_run_picks_up_the_best(tmp_path):
+    from kedro.config import OmegaConfigLoader
+
+    from fsigenz.pipelines.configuration import METHOD_BLOCKS, resolve_configuration
+    from fsigenz.pipelines.studies.tuning import tune
+    from fsigenz.settings import CONFIG_LOADER_ARGS
+
+    project = make_project(tmp_path / "project")
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    runtime = {"synthetic": {"source": TINY_SOURCE}}
+    block = tune(project, "synthetic", "eszsl", n_trials=2, workers=2, storage=storage, runtime_params=runtime)
+
+    study = optuna.load_study(study_name="synthetic-eszsl", storage=storage)
+    assert len(study.trials) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert {"best_step", "validation_metrics"} <= set(study.best_trial.user_attrs)
+    best = study.best_trial.params
+    assert block == {"synthetic": {"overrides": {"eszsl": best}}}
+
+    # conf/local is merged softly over conf/base: the tuned keys change, the rest of synthetic stays
+    loader = OmegaConfigLoader(conf_source=str(project / "conf"), **CONFIG_LOADER_ARGS)
+    parameters = loader["parameters"]
+    overrides = parameters["synthetic"]["overrides"]
+    assert overrides["eszsl"] == best
+    assert overrides["fsigenz"]["scc"]["encoder_hidden"] == 256 and parameters["synthetic"]["source"]["type"] == "synthetic"
+    model = {**parameters["model"], "method": "eszsl"}
+    config = resolve_configuration(model, overrides, {name: parameters[name] for name in METHOD_BLOCKS})
+    assert config.method_parameters["feature_regularization"] == best["feature_regularization"]
+    assert config.method_parameters["attribute_regularization"] == best["attribute_regularization"]
+
+
+def test_trials_report_the_validation_curve_and_can_be_pruned(small_synthetic):
+    from fsigenz.experiments.tuning import make_objective
+
+    base = {"scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 20, "eval_every": 10, "device": "cpu"}}
+    dimensions = parse_search_space({"scc.beta": {"type": "float", "low": 0.1, "high": 1.0}})
+    objective = make_objective(small_synthetic, "fsigenz", base, {"metric": "gzsl_h"}, dimensions)
+    kept = optuna.create_study(direction="maximize")
+    kept.optimize(objective, n_trials=1)
+    assert sorted(kept.trials[0].intermediate_values) == [10, 20]  # one report per validation evaluation
+    pruned = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1000.0))
+    pruned.optimize(objective, n_trials=1)
+    assert pruned.trials[0].state == optuna.trial.TrialState.PRUNED
