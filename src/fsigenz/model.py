@@ -62,12 +62,16 @@ class ZeroShotClassifier:
             )
         return self.metadata[key]
 
-    def with_new_classes(self, names: list[str], attributes: np.ndarray) -> "ZeroShotClassifier":
+    def with_new_classes(
+        self, names: list[str], attributes: np.ndarray, fine_tune_steps: int = 0
+    ) -> "ZeroShotClassifier":
         """A copy that also scores the classes ``names``, given by raw attribute columns (m, L).
 
         The attributes must be in the form the training classes had (e.g. L2-normalised columns for
         xlsa17 ``att``); the method transforms them exactly as the trained ones (FSIGenZ: MSAS with the
-        threshold fixed at fit). The fitted estimator is shared, not copied: nothing is retrained.
+        threshold fixed at fit). With ``fine_tune_steps`` 0 the fitted estimator is shared, not
+        copied: nothing is retrained. With ``fine_tune_steps`` > 0 (FSIGenZ, TCN) the estimator is
+        refreshed: prototypes for the new classes and a brief SCC fine-tune.
         """
         if not self.accepts_new_classes:
             raise ValueError(
@@ -93,6 +97,19 @@ class ZeroShotClassifier:
         if clashing:
             raise ValueError(f"names: already classes of the model: {clashing}")
         n_classes = len(self.class_names)
+        if fine_tune_steps:
+            if not hasattr(self.estimator, "with_new_classes"):
+                raise ValueError(f"fine_tune_steps: method '{self.method_name}' cannot be fine-tuned on new classes; fsigenz and tcn can")
+            if self.added_class_attributes is not None:
+                raise ValueError("fine_tune_steps: refresh before adding classes without it, not after")
+            trained = np.asarray(self._metadata_field("class_attributes"), dtype=np.float64)
+            return dataclasses.replace(
+                self,
+                estimator=self.estimator.with_new_classes(attributes, fine_tune_steps),
+                class_names=(*self.class_names, *names),
+                unseen_classes=np.concatenate([self.unseen_classes, np.arange(n_classes, n_classes + len(names))]),
+                metadata={**self.metadata, "class_attributes": np.hstack([trained, attributes])},
+            )
         if self.added_class_attributes is not None:
             attributes = np.hstack([self.added_class_attributes, attributes])
         return dataclasses.replace(

@@ -15,6 +15,7 @@ samples with similarity targets only: the TCN baseline.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Mapping
 
 import numpy as np
@@ -164,8 +165,16 @@ class FSIGenZClassifier:
 
         self.centering_ = FeatureCentering(l2_normalize=self.l2_normalize)
         features = self.centering_.fit_transform(task.features)
+        self.class_attributes_ = np.asarray(task.class_attributes, dtype=np.float64)
         self.msas_ = MSAS(**msas_settings).fit(task.class_attributes)
         self.adjusted_attributes_ = self.msas_.transform(task.class_attributes)
+        # M_s, kept so that prototypes can be made for classes added after training
+        seen_position = np.full(task.n_classes, -1, dtype=np.int64)
+        seen_position[seen] = np.arange(len(seen))
+        counts = np.bincount(seen_position[labels], minlength=len(seen))[:, None]
+        sums = np.zeros((len(seen), features.shape[1]))
+        np.add.at(sums, seen_position[labels], features)
+        self.seen_class_means_ = (sums / np.maximum(counts, 1)).astype(np.float32)
 
         self.prototype_generator_ = None
         self.prototype_lambdas_ = None
@@ -182,8 +191,6 @@ class FSIGenZClassifier:
             self.prototypes_ = np.zeros((len(unseen), 0, features.shape[1]), dtype=np.float32)
             self.prototype_lambdas_ = np.zeros(0)
         else:
-            seen_position = np.full(task.n_classes, -1, dtype=np.int64)
-            seen_position[seen] = np.arange(len(seen))
             self.prototype_generator_ = PrototypeGenerator(**prototype_settings).fit(
                 self.adjusted_attributes_[:, seen], features, seen_position[labels]
             )
@@ -247,6 +254,60 @@ class FSIGenZClassifier:
             monitor=scc_monitor,
         )
         return self
+
+    def with_new_classes(self, new_class_attributes: np.ndarray, fine_tune_steps: int = 100) -> "FSIGenZClassifier":
+        """A copy that also covers classes given only by raw attributes (m, L'): refreshed prototypes
+        and a brief SCC fine-tune, for when accuracy on classes added after training matters.
+
+        The new classes become unseen classes L+1…L+L' (after the trained ones): MSAS with the fitted
+        threshold, P prototypes each from the stored seen class means M_s (same generator settings),
+        the DPSR similarity and targets recomputed over all classes, then ``fine_tune_steps`` SCC
+        steps from the trained weights. No training image is needed: the seen classes are represented
+        by their class means during the fine-tune, so it must stay brief.
+        """
+        if not hasattr(self, "scc_"):
+            raise RuntimeError("FSIGenZClassifier.with_new_classes called before fit")
+        new = np.asarray(new_class_attributes, dtype=np.float64)
+        if new.ndim != 2 or new.shape[0] != self.class_attributes_.shape[0] or new.shape[1] == 0:
+            raise ValueError(
+                f"new_class_attributes: expected ({self.class_attributes_.shape[0]}, L') raw attribute "
+                f"columns, got shape {new.shape}"
+            )
+        if int(fine_tune_steps) != fine_tune_steps or fine_tune_steps < 1:
+            raise ValueError(f"fine_tune_steps: expected an integer >= 1, got {fine_tune_steps!r}")
+        refreshed = copy.deepcopy(self)
+        n_trained = self.class_attributes_.shape[1]
+        added = np.arange(n_trained, n_trained + new.shape[1])
+        refreshed.class_attributes_ = np.hstack([self.class_attributes_, new])
+        refreshed.adjusted_attributes_ = self.msas_.transform(refreshed.class_attributes_)
+        seen = self.seen_classes_
+        refreshed.unseen_classes_ = np.concatenate([self.unseen_classes_, added])
+
+        n_per_class = self.prototypes_.shape[1]
+        prototype_settings = merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))
+        if n_per_class:
+            generator = PrototypeGenerator(**{**prototype_settings, "n_prototypes": n_per_class}).fit(
+                refreshed.adjusted_attributes_[:, seen], self.seen_class_means_, np.arange(len(seen))
+            )
+            new_prototypes, _ = generator.generate(refreshed.adjusted_attributes_[:, added])
+            refreshed.prototypes_ = np.concatenate([self.prototypes_, new_prototypes])
+        dpsr_settings = merge_settings("dpsr", self.dpsr, DPSR_DEFAULTS)
+        refreshed.similarity_ = (
+            class_similarity(refreshed.adjusted_attributes_, phi=dpsr_settings["phi"], clip=dpsr_settings["clip"])
+            if dpsr_settings["enabled"] else None
+        )
+        refreshed.targets_ = build_target_tables(
+            refreshed.similarity_, seen, refreshed.unseen_classes_, dpsr_enabled=dpsr_settings["enabled"]
+        )
+        dim = self.seen_class_means_.shape[1]
+        rows = np.concatenate([self.seen_class_means_, refreshed.prototypes_.reshape(-1, dim)])
+        row_classes = np.concatenate([seen, np.repeat(refreshed.unseen_classes_, n_per_class)])
+        row_is_prototype = np.concatenate([np.zeros(len(seen), dtype=bool), np.ones(len(rows) - len(seen), dtype=bool)])
+        refreshed.scc_.n_steps = int(fine_tune_steps)
+        refreshed.scc_.fit(
+            rows, row_classes, row_is_prototype, refreshed.adjusted_attributes_, refreshed.targets_, warm_start=True
+        )
+        return refreshed
 
     def decision_function(
         self, features: np.ndarray, class_attributes: np.ndarray | None = None

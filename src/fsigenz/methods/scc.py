@@ -9,18 +9,26 @@ The network returns the logits f(z_ij); the sigmoid lives inside the BCE-with-lo
     L = mean BCE over L_S + β · mean BCE over L_U                 (groups: see ``similarity.py``)
 
 Cost: f's first layer over all B × C pairs of a batch is one GEMM (B·C × d)·(d × h_f) — the floor
-of the training step — so the class encodings are computed once per batch, the fused pairs are
-formed as one contiguous (B·C, d) float32 block and there is no Python loop over samples or classes.
+of the training step (docs/method.md, "Cost of the SCC"). :class:`PairwiseScorer` runs the scorer as
+that GEMM and nothing else of its size: the class encodings are computed once per batch, the fused
+pairs are written once into a contiguous (B·C, d + 1) block whose last column is 1 (so f's bias
+rides in the GEMM, and its gradient comes out of the weight-gradient GEMM), the ReLU works in place
+and its backward is one pass, f's 1-unit output layer stays a matrix-vector product, and the
+backward pass is the two GEMMs of the same size plus a reduction over the batch. There is no
+Python loop over samples or classes. During training and chunked scoring the large blocks live in a
+:class:`ScoringWorkspace` reused from step to step: a fresh 100 MB block costs the kernel tens of
+thousands of page faults, about as much as every other element-wise pass of the step together.
 Evaluation scores in chunks of at most ``score_chunk_size`` (sample, class) pairs, which bounds
 memory at about ``score_chunk_size · (d + h_f) · 4`` bytes whatever the number of classes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -30,6 +38,135 @@ from torch import nn
 from fsigenz.methods.similarity import SimilarityTargets
 
 SCCMonitor = Callable[[int, "SemanticContrastiveClassifier"], Any]
+
+
+class ScoringWorkspace:
+    """Reusable buffers for :class:`PairwiseScorer` (pair block, hidden block, and the backward
+    pass's masked hidden gradient and pair gradient), grown on demand and handed out as contiguous
+    leading slices.
+
+    A training step's buffers stay claimed from its forward pass to its backward pass, so a second
+    forward in between (or a graph dropped without a backward) gets fresh memory instead of
+    overwriting tensors the first one still needs. Only owners that run forward → backward in turn,
+    like :meth:`SemanticContrastiveClassifier.fit`, should share one.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+        self.claimed = False
+
+    def take(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A contiguous ``shape`` tensor of ``like``'s dtype and device (contents undefined)."""
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if (
+            buffer is None
+            or buffer.numel() < size
+            or buffer.dtype != like.dtype
+            or buffer.device != like.device
+        ):
+            buffer = torch.empty(size, dtype=like.dtype, device=like.device)
+            self._buffers[name] = buffer
+        return buffer[:size].view(shape)
+
+
+def _fresh(name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+# cuBLAS runs half-precision GEMMs at full tensor-core speed only on 16-byte aligned rows, so on
+# CUDA the pair block's width d + 1 is padded with zero columns to a multiple of 8.
+_CUDA_ROW_ALIGNMENT = 8
+
+
+def _pair_width(feature_dim: int, device: torch.device) -> int:
+    width = feature_dim + 1
+    if device.type == "cuda":
+        width = -(-width // _CUDA_ROW_ALIGNMENT) * _CUDA_ROW_ALIGNMENT
+    return width
+
+
+class PairwiseScorer(torch.autograd.Function):
+    """Logits f(x_i ⊙ e_j) = w_o · ReLU(W_h (x_i ⊙ e_j) + b_h) + b_o for all pairs, (B, C).
+
+    Inputs: features x (B, d), class encodings e (C, d), W_h (h, d), b_h (h,), w_o (1, h), b_o (1,),
+    all of one dtype, an optional :class:`ScoringWorkspace`, and whether autograd records this call
+    (``torch.is_grad_enabled()`` at the call; inside ``forward`` it is always off). With
+    P = [x_i ⊙ e_j, 1] the (B·C, d + 1) pair block (zero-padded to a multiple of 8 columns on
+    CUDA), H = ReLU(P [W_h b_h]ᵀ) and g = ∂L/∂logits, the backward pass uses G = 1[H > 0] ⊙ g (one
+    pass over H; the factor w_o is moved onto the small matrices):
+
+        ∂L/∂[W_h b_h] = diag(w_o) · Gᵀ P        ∂L/∂P = G · diag(w_o) W_h        ∂L/∂w_o = Hᵀ g
+
+    and ∂L/∂e_j = Σ_i x_i ⊙ ∂L/∂P_ij, ∂L/∂x_i = Σ_j e_j ⊙ ∂L/∂P_ij.
+    """
+
+    @staticmethod
+    def forward(ctx, features, class_embeddings, hidden_weight, hidden_bias, output_weight,
+                output_bias, workspace=None, recorded=True):
+        n_samples, feature_dim = features.shape
+        n_classes = class_embeddings.shape[0]
+        n_pairs = n_samples * n_classes
+        will_save = recorded and any(ctx.needs_input_grad[:6])
+        claim = workspace is not None and not workspace.claimed
+        take = workspace.take if claim else _fresh
+        # The fused pairs, one GEMM row each, with a trailing 1 for the bias (and zero padding).
+        width = _pair_width(feature_dim, features.device)
+        pairs = take("pairs", (n_samples, n_classes, width), features)
+        torch.mul(
+            features.unsqueeze(1), class_embeddings.unsqueeze(0), out=pairs[:, :, :feature_dim]
+        )
+        pairs[:, :, feature_dim] = 1
+        pairs[:, :, feature_dim + 1 :] = 0
+        pairs = pairs.view(n_pairs, width)
+        padding = hidden_weight.new_zeros(hidden_weight.shape[0], width - feature_dim - 1)
+        augmented_weight = torch.cat([hidden_weight, hidden_bias.unsqueeze(1), padding], dim=1)
+        hidden = take("hidden", (n_pairs, hidden_weight.shape[0]), features)
+        torch.mm(pairs, augmented_weight.t(), out=hidden)
+        hidden.relu_()
+        logits = torch.mv(hidden, output_weight[0]).add_(output_bias)
+        if will_save:
+            ctx.save_for_backward(
+                features, class_embeddings, pairs, hidden, hidden_weight, output_weight
+            )
+            ctx.workspace = workspace if claim else None
+            if claim:
+                workspace.claimed = True  # released by backward
+        return logits.view(n_samples, n_classes)
+
+    @staticmethod
+    def backward(ctx, grad_logits):
+        features, class_embeddings, pairs, hidden, hidden_weight, output_weight = ctx.saved_tensors
+        workspace = ctx.workspace
+        take = workspace.take if workspace is not None else _fresh
+        n_samples, feature_dim = features.shape
+        n_classes = class_embeddings.shape[0]
+        grad = grad_logits.reshape(-1).to(hidden.dtype)
+        output_column = output_weight[0].unsqueeze(1)
+        with torch.autocast(hidden.device.type, enabled=False):
+            grad_output_weight = torch.mv(hidden.t(), grad).unsqueeze(0)
+            grad_output_bias = grad.sum().reshape(1)
+            # G = 1[H > 0] ⊙ g in one pass (H itself stays intact: a retained graph can run again).
+            masked = take("masked_grad", hidden.shape, hidden)
+            torch.ops.aten.threshold_backward.grad_input(
+                grad.unsqueeze(1).expand_as(hidden), hidden, 0, grad_input=masked
+            )
+            grad_augmented = torch.mm(masked.t(), pairs).mul_(output_column)
+            grad_hidden_weight = grad_augmented[:, :feature_dim]
+            grad_hidden_bias = grad_augmented[:, feature_dim]
+            grad_features = grad_embeddings = None
+            if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+                grad_pairs = take("grad_pairs", (hidden.shape[0], feature_dim), hidden)
+                torch.mm(masked, hidden_weight * output_column, out=grad_pairs)
+                grad_pairs = grad_pairs.view(n_samples, n_classes, feature_dim)
+                if ctx.needs_input_grad[0]:
+                    grad_features = (grad_pairs * class_embeddings.unsqueeze(0)).sum(1)
+                if ctx.needs_input_grad[1]:
+                    grad_embeddings = grad_pairs.mul_(features.unsqueeze(1)).sum(0)
+        if workspace is not None:
+            workspace.claimed = False
+        return (grad_features, grad_embeddings, grad_hidden_weight, grad_hidden_bias,
+                grad_output_weight, grad_output_bias, None, None)
 
 
 class SemanticContrastiveNetwork(nn.Module):
@@ -57,23 +194,38 @@ class SemanticContrastiveNetwork(nn.Module):
         """E(a_j) for every class: (C, m) attribute rows → (C, d)."""
         return self.encoder(class_attributes)
 
-    def score(self, features: torch.Tensor, class_embeddings: torch.Tensor) -> torch.Tensor:
-        """Logits f(x_i ⊙ E(a_j)) for features (B, d) and class encodings (C, d) → (B, C)."""
-        n_samples, feature_dim = features.shape
-        n_classes = class_embeddings.shape[0]
-        # Under autocast the encodings are bf16: cast the (small) feature block, not the pair block.
-        features = features.to(class_embeddings.dtype)
-        # Broadcast product lands contiguous: one (B·C, d) block, one GEMM with the scorer weights.
-        pairs = (features.unsqueeze(1) * class_embeddings.unsqueeze(0)).reshape(
-            n_samples * n_classes, feature_dim
-        )
-        # In place: the GEMM's backward needs its input and weights, not its output.
-        hidden = torch.relu_(self.scorer_hidden(pairs))
-        return self.scorer_output(hidden).view(n_samples, n_classes)
+    def score(
+        self,
+        features: torch.Tensor,
+        class_embeddings: torch.Tensor,
+        workspace: ScoringWorkspace | None = None,
+    ) -> torch.Tensor:
+        """Logits f(x_i ⊙ E(a_j)) for features (B, d) and class encodings (C, d) → (B, C).
 
-    def forward(self, features: torch.Tensor, class_attributes: torch.Tensor) -> torch.Tensor:
+        Under autocast the scorer runs in the autocast dtype (its inputs are cast once, here).
+        """
+        device_type = features.device.type
+        dtype = torch.float32
+        if torch.is_autocast_enabled(device_type):
+            dtype = torch.get_autocast_dtype(device_type)
+        inputs = (
+            features, class_embeddings,
+            self.scorer_hidden.weight, self.scorer_hidden.bias,
+            self.scorer_output.weight, self.scorer_output.bias,
+        )
+        with torch.autocast(device_type, enabled=False):
+            return PairwiseScorer.apply(
+                *(t.to(dtype) for t in inputs), workspace, torch.is_grad_enabled()
+            )
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        class_attributes: torch.Tensor,
+        workspace: ScoringWorkspace | None = None,
+    ) -> torch.Tensor:
         """Logits (B, C) for features (B, d) against class attribute rows (C, m)."""
-        return self.score(features, self.encode_classes(class_attributes))
+        return self.score(features, self.encode_classes(class_attributes), workspace)
 
 
 def grouped_bce_loss(
@@ -145,6 +297,10 @@ class SemanticContrastiveClassifier:
         with a warning where unsupported. The loss is always computed in float32.
     score_chunk_size:
         Most (sample, class) pairs scored at once by :meth:`decision_function`.
+    num_threads:
+        Torch intra-op (CPU) threads during ``fit`` and ``decision_function``, restored afterwards;
+        ``None`` keeps torch's setting, which defaults to one thread per physical core — the best
+        choice for these GEMMs.
 
     Fitted attributes
     -----------------
@@ -170,6 +326,7 @@ class SemanticContrastiveClassifier:
         device: str = "auto",
         use_bf16: bool = False,
         score_chunk_size: int = 16_384,
+        num_threads: int | None = None,
     ) -> None:
         self.encoder_hidden = encoder_hidden
         self.scorer_hidden = scorer_hidden
@@ -186,6 +343,7 @@ class SemanticContrastiveClassifier:
         self.device = device
         self.use_bf16 = use_bf16
         self.score_chunk_size = score_chunk_size
+        self.num_threads = num_threads
 
     # ------------------------------------------------------------------ validation
     def _validate_parameters(self) -> None:
@@ -199,6 +357,9 @@ class SemanticContrastiveClassifier:
             raise ValueError(f"n_steps: expected an integer >= 0, got {self.n_steps!r}")
         if self.patience is not None and (int(self.patience) != self.patience or self.patience < 1):
             raise ValueError(f"patience: expected None or an integer >= 1, got {self.patience!r}")
+        threads = self.num_threads
+        if threads is not None and (int(threads) != threads or threads < 1):
+            raise ValueError(f"num_threads: expected None or an integer >= 1, got {threads!r}")
 
     @staticmethod
     def _validate_training_rows(
@@ -263,6 +424,10 @@ class SemanticContrastiveClassifier:
                 )
         return torch.from_numpy(np.ascontiguousarray(attributes.T)).to(self.device_)
 
+    def _threads(self) -> contextlib.AbstractContextManager:
+        # getattr: estimators pickled before the option existed
+        return _torch_threads(getattr(self, "num_threads", None))
+
     def _autocast(self) -> torch.autocast:
         return torch.autocast(
             device_type=self.device_.type, dtype=torch.bfloat16, enabled=self.use_bf16_
@@ -277,15 +442,34 @@ class SemanticContrastiveClassifier:
         class_attributes: np.ndarray,
         targets: SimilarityTargets,
         monitor: SCCMonitor | None = None,
+        warm_start: bool = False,
     ) -> "SemanticContrastiveClassifier":
         """Train on rows ``features`` (N, d) of class ``sample_classes`` (N,) in 0..C-1.
 
         ``is_prototype`` (N,) marks prototype rows; ``class_attributes`` is the adjusted A (m, C);
         ``targets`` are the tables of :func:`~fsigenz.methods.similarity.build_target_tables`.
         ``monitor(step, self)`` is called every ``eval_every`` steps; its return values are kept
-        in ``monitor_history_``.
+        in ``monitor_history_``. ``warm_start`` continues from the fitted network (fine-tuning, e.g.
+        on classes added after training; the class set may differ) instead of a fresh one.
         """
         self._validate_parameters()
+        if warm_start and not hasattr(self, "network_"):
+            raise RuntimeError("warm_start: the classifier has not been fitted yet")
+        with self._threads():
+            return self._fit(
+                features, sample_classes, is_prototype, class_attributes, targets, monitor, warm_start
+            )
+
+    def _fit(
+        self,
+        features: np.ndarray,
+        sample_classes: np.ndarray,
+        is_prototype: np.ndarray,
+        class_attributes: np.ndarray,
+        targets: SimilarityTargets,
+        monitor: SCCMonitor | None,
+        warm_start: bool = False,
+    ) -> "SemanticContrastiveClassifier":
         features, sample_classes, is_prototype, class_attributes = self._validate_training_rows(
             features, sample_classes, is_prototype, class_attributes, targets
         )
@@ -299,16 +483,18 @@ class SemanticContrastiveClassifier:
         self.class_attributes_ = np.ascontiguousarray(class_attributes)
         self.n_features_in_ = int(features.shape[1])
 
-        with torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(int(self.seed))
-            network = SemanticContrastiveNetwork(
-                n_attributes=class_attributes.shape[0],
-                feature_dim=features.shape[1],
-                encoder_hidden=int(self.encoder_hidden),
-                scorer_hidden=int(self.scorer_hidden),
-                negative_slope=float(self.negative_slope),
-            )
-        self.network_ = network.to(self.device_)
+        if not warm_start:
+            with torch.random.fork_rng(devices=[]):
+                torch.random.default_generator.manual_seed(int(self.seed))
+                network = SemanticContrastiveNetwork(
+                    n_attributes=class_attributes.shape[0],
+                    feature_dim=features.shape[1],
+                    encoder_hidden=int(self.encoder_hidden),
+                    scorer_hidden=int(self.scorer_hidden),
+                    negative_slope=float(self.negative_slope),
+                )
+            self.network_ = network
+        self.network_ = self.network_.to(self.device_)
         self.loss_history_ = np.zeros(0, dtype=np.float32)
         self.monitor_history_: list[tuple[int, Any]] = []
         self.best_step_: int | None = None
@@ -336,6 +522,7 @@ class SemanticContrastiveClassifier:
         position = 0
         best_state = None
         calls_without_improvement = 0
+        workspace = ScoringWorkspace()  # the step's large blocks, reused from step to step
 
         self.network_.train()
         for step in range(1, int(self.n_steps) + 1):
@@ -348,7 +535,7 @@ class SemanticContrastiveClassifier:
 
             kinds, classes = row_kinds[batch], row_classes[batch]
             with self._autocast():
-                logits = self.network_(rows[batch], class_rows)
+                logits = self.network_(rows[batch], class_rows, workspace)
             loss = grouped_bce_loss(
                 logits,
                 target_table[kinds, classes],
@@ -402,8 +589,9 @@ class SemanticContrastiveClassifier:
             )
         was_training = self.network_.training
         self.network_.eval()
+        workspace = ScoringWorkspace()  # one set of chunk-sized blocks for every chunk
         try:
-            with torch.inference_mode(), self._autocast():
+            with self._threads(), torch.inference_mode(), self._autocast():
                 class_rows = self._class_rows(class_attributes)
                 embeddings = self.network_.encode_classes(class_rows)
                 n_samples, n_classes = features.shape[0], embeddings.shape[0]
@@ -416,11 +604,27 @@ class SemanticContrastiveClassifier:
                     block = torch.from_numpy(features[start:stop]).to(self.device_)
                     for class_start in range(0, n_classes, class_chunk):
                         class_stop = min(class_start + class_chunk, n_classes)
-                        logits = self.network_.score(block, embeddings[class_start:class_stop])
+                        logits = self.network_.score(
+                            block, embeddings[class_start:class_stop], workspace
+                        )
                         scores[start:stop, class_start:class_stop] = logits.float().cpu().numpy()
         finally:
             self.network_.train(was_training)
         return scores
+
+
+@contextlib.contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run with ``n_threads`` torch intra-op threads (``None``: leave the setting alone)."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _is_number(value: Any) -> bool:

@@ -88,11 +88,16 @@ def new_class_attributes(
 
 
 def add_classes(
-    model: ZeroShotClassifier, classes: pd.DataFrame | str | Path, source: str | None = None
+    model: ZeroShotClassifier,
+    classes: pd.DataFrame | str | Path,
+    source: str | None = None,
+    fine_tune_steps: int = 0,
 ) -> ZeroShotClassifier:
     """A copy of ``model`` that also scores the classes of ``classes`` (a table, or a CSV file path).
 
-    Nothing is retrained: the method scores the new attribute columns as it scores its own.
+    With ``fine_tune_steps`` 0 nothing is retrained: the method scores the new attribute columns as it
+    scores its own. With ``fine_tune_steps`` > 0 (FSIGenZ / TCN) prototypes are generated for the
+    new classes and the SCC is fine-tuned briefly (``FSIGenZClassifier.with_new_classes``).
     """
     if not isinstance(classes, pd.DataFrame):
         source = source or str(classes)
@@ -104,4 +109,4 @@ def add_classes(
             "and eszsl can"
         )
     names, attributes = new_class_attributes(classes, model.attribute_dim, model.class_names, source)
-    return model.with_new_classes(names, attributes)
+    return model.with_new_classes(names, attributes, fine_tune_steps=fine_tune_steps)
