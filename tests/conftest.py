@@ -49,3 +49,15 @@ def small_synthetic():
         n_seen_classes=16, n_unseen_classes=6, n_val_classes=5, attribute_dim=20,
         feature_dim=32, images_per_class=30, seed=1,
     )
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One intra-op thread for the module: tiny GEMMs gain nothing from more, far less so when other
+    processes share the two cores, and runs stay repeatable."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

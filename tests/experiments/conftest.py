@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT_ROOT
 
-KEDRO = str(Path(sys.executable).with_name("kedro"))
 
 # (method, n_synthetic_per_class, H) of a small fake comparison
 FAKE_METHODS = (("fsigenz", 20, 44.0), ("tcn", 0, 33.0), ("eszsl", 0, 36.0), ("fclswgan", 300, 40.0))
@@ -54,23 +47,6 @@ def log_fake_experiment(client, experiment_id: str) -> None:
     log_fake_run(client, experiment_id, "eszsl", fake_metrics(99.0, 0), status="FAILED")
     for setting, h in (("full", 44.0), ("without_msas", 41.0), ("without_dpsr", 20.0), ("without_both", 18.0)):
         log_fake_run(client, experiment_id, "fsigenz", fake_metrics(h, 20), {"study": "ablation", "setting": setting})
-
-
-def make_project(path: Path) -> Path:
-    """conf/ (without local), pyproject.toml, empty src/ and data/: enough for kedro to run the installed package."""
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(PROJECT_ROOT / "conf", path / "conf", ignore=shutil.ignore_patterns("local"))
-    (path / "conf" / "local").mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", path)
-    (path / "src").mkdir()
-    (path / "data" / "01_raw").mkdir(parents=True)
-    return path
-
-
-def kedro(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "COLUMNS": "200",
-                   **(env or {})}
-    return subprocess.run([KEDRO, *args], cwd=project, env=environment, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture

@@ -2,22 +2,11 @@
 the evaluation report carries each method's costs."""
 
 import numpy as np
-import pytest
 
 from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.fsigenz import FSIGenZClassifier
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
-
-
-@pytest.fixture
-def single_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def linear_problem(n_seen=12, n_unseen=4, n_attributes=10, dim=32, per_class=30, seed=0):

@@ -12,7 +12,8 @@ from kedro.io import DatasetError
 from fsigenz.pipelines.reporting.datasets import MlflowRunsDataset
 from fsigenz.pipelines.reporting.nodes import collect_runs, report_comparison, report_studies
 from tests.conftest import PROJECT_ROOT
-from tests.experiments.conftest import log_fake_experiment, make_project
+from tests.experiments.conftest import log_fake_experiment
+from tests.kedro_project import make_project
 
 PARAMETERS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_experiments.yml").read_text())
 

@@ -13,7 +13,7 @@ from fsigenz.experiments.tuning import (
     validation_score,
     write_tuned_parameters,
 )
-from tests.experiments.conftest import make_project
+from tests.kedro_project import make_project
 
 # a small synthetic source and ESZSL: a trial takes a fraction of a second
 TINY_SOURCE = {"n_seen_classes": 12, "n_unseen_classes": 4, "n_val_classes": 4, "attribute_dim": 12,

@@ -59,11 +59,5 @@ def unseen_accuracy(scores: np.ndarray, problem: SyntheticProblem) -> float:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """One intra-op thread: tiny tensors gain nothing from more, and runs stay repeatable."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_torch_thread(single_torch_thread):
+    """Every test of this module runs on one torch thread (tests/conftest.py)."""

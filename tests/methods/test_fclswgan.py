@@ -11,7 +11,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.fclswgan import FeatureGeneratingGANClassifier
@@ -68,13 +67,9 @@ def per_class_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_torch_thread():
-    """Tiny GEMMs run faster on one thread, and far faster when other processes share the two cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread(single_torch_thread):
+    """Every test of this module runs on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT
-from tests.pipelines.test_kedro_runs import KEDRO, METRIC_KEYS, TINY_SCC, make_project
+from tests.kedro_project import KEDRO, make_project
+from tests.pipelines.test_kedro_runs import METRIC_KEYS, TINY_SCC
 
 SYNTHETIC_JOB = "local__synthetic__default"  # <env>__<namespace>__default
 

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.kedro_project import kedro, make_project
 
-KEDRO = str(Path(sys.executable).with_name("kedro"))
 TINY_SCC = {"encoder_hidden": 32, "scorer_hidden": 32, "n_steps": 60, "eval_every": 20, "batch_size": 64}
 METRIC_KEYS = {"czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h", "gzsl_unseen_cs", "gzsl_seen_cs", "gzsl_h_cs"}
 
@@ -24,22 +19,6 @@ pytestmark = pytest.mark.slow
 
 def tiny_params(namespace: str) -> str:
     return ",".join(f"{namespace}.overrides.fsigenz.scc.{key}={value}" for key, value in TINY_SCC.items())
-
-
-def make_project(path: Path) -> Path:
-    """conf/, pyproject.toml and an empty src/ and data/ tree: enough for kedro to run the installed package."""
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(PROJECT_ROOT / "conf", path / "conf", ignore=shutil.ignore_patterns("local"))
-    (path / "conf" / "local").mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", path)
-    (path / "src").mkdir()
-    (path / "data" / "01_raw").mkdir(parents=True)
-    return path
-
-
-def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.run([KEDRO, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fsigenz.pipeline_registry import available_namespaces
-from tests.pipelines.test_kedro_runs import kedro, make_project
+from tests.kedro_project import kedro, make_project
 
 
 @pytest.mark.slow

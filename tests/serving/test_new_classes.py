@@ -25,13 +25,8 @@ GAMMA = 0.5
 
 
 @pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_torch_thread(single_torch_thread):
+    """Every test of this module runs on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ def make_synthetic_benchmark(**params) -> ZeroShotDataset:
 
     rng = np.random.default_rng(p["seed"])
     n_seen, n_unseen = int(p["n_seen_classes"]), int(p["n_unseen_classes"])
-    n_classes, m, d = n_seen + n_unseen, int(p["attribute_dim"]), int(p["feature_dim"])
+    n_classes, m = n_seen + n_unseen, int(p["attribute_dim"])
 
     # 1. families and class attributes
     family_patterns = (rng.random((p["n_families"], m)) < p["attribute_density"]) * rng.uniform(0.5, 1.0, (p["n_families"], m))
