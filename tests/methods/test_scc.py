@@ -148,3 +148,47 @@ def test_bf16_autocast_trains_and_scores():
     scores = model.decision_function(problem[0])
     assert scores.dtype == np.float32 and np.all(np.isfinite(scores))
     assert np.all(np.isfinite(model.loss_history_))
+
+
+def test_pairwise_scorer_gradients_match_finite_differences():
+    """The hand-written backward of the one-GEMM scorer against torch.autograd.gradcheck (float64)."""
+    import torch
+
+    from fsigenz.methods.scc import PairwiseScorer, ScoringWorkspace
+
+    generator = torch.Generator().manual_seed(0)
+
+    def tensor(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+
+    inputs = (tensor(3, 5), tensor(4, 5), tensor(6, 5), tensor(6), tensor(1, 6), tensor(1))
+    assert torch.autograd.gradcheck(lambda *args: PairwiseScorer.apply(*args, None, True), inputs)
+    workspace = ScoringWorkspace()
+    assert torch.autograd.gradcheck(lambda *args: PairwiseScorer.apply(*args, workspace, True), inputs)
+
+
+def test_pairwise_scorer_equals_the_plain_network_formula():
+    import torch
+
+    from fsigenz.methods.scc import PairwiseScorer
+
+    generator = torch.Generator().manual_seed(1)
+    x, e = torch.randn(4, 7, generator=generator), torch.randn(3, 7, generator=generator)
+    w_h, b_h = torch.randn(5, 7, generator=generator), torch.randn(5, generator=generator)
+    w_o, b_o = torch.randn(1, 5, generator=generator), torch.randn(1, generator=generator)
+    expected = torch.relu((x[:, None, :] * e[None, :, :]) @ w_h.T + b_h) @ w_o.T + b_o
+    with torch.no_grad():
+        logits = PairwiseScorer.apply(x, e, w_h, b_h, w_o, b_o, None, False)
+    torch.testing.assert_close(logits, expected[..., 0])
+
+
+def test_num_threads_applies_inside_and_is_restored_after():
+    import torch
+
+    from fsigenz.methods.scc import SemanticContrastiveClassifier
+
+    before = torch.get_num_threads()
+    model = SemanticContrastiveClassifier(encoder_hidden=8, scorer_hidden=8, n_steps=2, num_threads=2, device="cpu")
+    with model._threads():
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
