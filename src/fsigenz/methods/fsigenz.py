@@ -110,8 +110,8 @@ class FSIGenZClassifier:
 
     Fitted attributes
     -----------------
-    centering_, msas_, adjusted_attributes_ (m, C), prototype_generator_ (None when prototypes are
-    given or P = 0), prototypes_ (L, P, d) float32 in the centred feature space, prototype_lambdas_
+    centering_, msas_, adjusted_attributes_ (m, C), prototype_generator_ (always fitted: it also
+    makes prototypes for classes added later), class_attributes_ (m, C) raw, prototypes_ (L, P, d) float32 in the centred feature space, prototype_lambdas_
     (P,) or None, similarity_ (C, C) or None (DPSR disabled), targets_, scc_, seen_classes_,
     unseen_classes_.
     """
@@ -168,16 +168,13 @@ class FSIGenZClassifier:
         self.class_attributes_ = np.asarray(task.class_attributes, dtype=np.float64)
         self.msas_ = MSAS(**msas_settings).fit(task.class_attributes)
         self.adjusted_attributes_ = self.msas_.transform(task.class_attributes)
-        # M_s, kept so that prototypes can be made for classes added after training
+        # The generator (M_s, the SVD of A_s) is fitted even when prototypes are given: it is what
+        # makes prototypes for classes added after training (with_new_classes).
         seen_position = np.full(task.n_classes, -1, dtype=np.int64)
         seen_position[seen] = np.arange(len(seen))
-        counts = np.bincount(seen_position[labels], minlength=len(seen))[:, None]
-        sums = np.zeros((len(seen), features.shape[1]))
-        np.add.at(sums, seen_position[labels], features)
-        self.seen_class_means_ = (sums / np.maximum(counts, 1)).astype(np.float32)
-
-        self.prototype_generator_ = None
-        self.prototype_lambdas_ = None
+        self.prototype_generator_ = PrototypeGenerator(**prototype_settings).fit(
+            self.adjusted_attributes_[:, seen], features, seen_position[labels]
+        )
         if prototypes is not None:
             prototypes = np.ascontiguousarray(prototypes, dtype=np.float32)
             expected = (len(unseen), features.shape[1])
@@ -186,14 +183,11 @@ class FSIGenZClassifier:
                     f"prototypes: expected (L={expected[0]}, P, d={expected[1]}), one block per "
                     f"unseen class in task.unseen_classes order, got shape {prototypes.shape}"
                 )
-            self.prototypes_ = prototypes
+            self.prototypes_, self.prototype_lambdas_ = prototypes, None
         elif prototype_settings["n_prototypes"] == 0 or len(unseen) == 0:
             self.prototypes_ = np.zeros((len(unseen), 0, features.shape[1]), dtype=np.float32)
             self.prototype_lambdas_ = np.zeros(0)
         else:
-            self.prototype_generator_ = PrototypeGenerator(**prototype_settings).fit(
-                self.adjusted_attributes_[:, seen], features, seen_position[labels]
-            )
             self.prototypes_, self.prototype_lambdas_ = self.prototype_generator_.generate(
                 self.adjusted_attributes_[:, unseen]
             )
@@ -260,7 +254,7 @@ class FSIGenZClassifier:
         and a brief SCC fine-tune, for when accuracy on classes added after training matters.
 
         The new classes become unseen classes L+1…L+L' (after the trained ones): MSAS with the fitted
-        threshold, P prototypes each from the stored seen class means M_s (same generator settings),
+        threshold, P prototypes each from the the fitted generator (its seen class means M_s),
         the DPSR similarity and targets recomputed over all classes, then ``fine_tune_steps`` SCC
         steps from the trained weights. No training image is needed: the seen classes are represented
         by their class means during the fine-tune, so it must stay brief.
@@ -284,12 +278,13 @@ class FSIGenZClassifier:
         refreshed.unseen_classes_ = np.concatenate([self.unseen_classes_, added])
 
         n_per_class = self.prototypes_.shape[1]
-        prototype_settings = merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))
         if n_per_class:
-            generator = PrototypeGenerator(**{**prototype_settings, "n_prototypes": n_per_class}).fit(
-                refreshed.adjusted_attributes_[:, seen], self.seen_class_means_, np.arange(len(seen))
-            )
-            new_prototypes, _ = generator.generate(refreshed.adjusted_attributes_[:, added])
+            if n_per_class != self.prototype_generator_.n_prototypes:
+                raise ValueError(
+                    f"with_new_classes: the model holds {n_per_class} prototypes per class but its generator "
+                    f"makes {self.prototype_generator_.n_prototypes}; refit with matching prototype settings"
+                )
+            new_prototypes, _ = self.prototype_generator_.generate(refreshed.adjusted_attributes_[:, added])
             refreshed.prototypes_ = np.concatenate([self.prototypes_, new_prototypes])
         dpsr_settings = merge_settings("dpsr", self.dpsr, DPSR_DEFAULTS)
         refreshed.similarity_ = (
@@ -299,8 +294,9 @@ class FSIGenZClassifier:
         refreshed.targets_ = build_target_tables(
             refreshed.similarity_, seen, refreshed.unseen_classes_, dpsr_enabled=dpsr_settings["enabled"]
         )
-        dim = self.seen_class_means_.shape[1]
-        rows = np.concatenate([self.seen_class_means_, refreshed.prototypes_.reshape(-1, dim)])
+        seen_class_means = self.prototype_generator_.class_means_.astype(np.float32)
+        dim = seen_class_means.shape[1]
+        rows = np.concatenate([seen_class_means, refreshed.prototypes_.reshape(-1, dim)])
         row_classes = np.concatenate([seen, np.repeat(refreshed.unseen_classes_, n_per_class)])
         row_is_prototype = np.concatenate([np.zeros(len(seen), dtype=bool), np.ones(len(rows) - len(seen), dtype=bool)])
         refreshed.scc_.n_steps = int(fine_tune_steps)

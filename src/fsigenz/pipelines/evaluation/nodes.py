@@ -34,7 +34,7 @@ def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier
         # stages timed by the method itself (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
         **{f"seconds_{stage}": round(float(s), 3) for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()},
     }
-    history = {key: {"value": float(value), "step": 0} for key, value in report.items() if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None}
+    history = {key: {"value": float(value), "step": 0} for key, value in report.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
     best_curve = next(
         (c["points"] for c in model_selection["curves"] if c["setting"] == model_selection["setting"]), []
     )
@@ -55,6 +55,6 @@ def _windowed_mean(values: np.ndarray, max_points: int = LOSS_POINTS) -> list[di
     window = max(1, int(np.ceil(values.size / max_points)))
     ends = np.arange(window, values.size + window, window).clip(max=values.size)
     sums = np.concatenate([[0.0], np.cumsum(values)])
-    starts = ends - np.minimum(window, ends)
+    starts = np.maximum(ends - window, 0)
     return [{"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))} for b, e in zip(starts, ends)]
 
