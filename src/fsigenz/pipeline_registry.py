@@ -6,7 +6,8 @@ dataset present and ``kedro run --namespaces=awa2`` just AwA2.
 
 ``training_<namespace>`` is the full pipeline of one namespace wrapped by kedro-mlflow's
 ``pipeline_ml_factory``: after the run, its inference pipeline and fitted model are logged as one
-MLflow pyfunc model (docs/serving.md). A ``PipelineML`` logs one model, so ``__default__`` is that
+MLflow pyfunc model (docs/serving.md), with the image backbone that made the namespace's features
+when feature extraction made them. A ``PipelineML`` logs one model, so ``__default__`` is that
 pipeline when a single namespace is present (the out-of-the-box synthetic case) and the plain sum
 of the namespaces otherwise.
 """
@@ -39,14 +40,19 @@ NOT_DATA = {"README.md", ".gitkeep"}
 
 # parameters shared by all namespaces (the rest, e.g. params:source, is per namespace)
 SHARED_PARAMETERS = {
-    f"params:{name}": f"params:{name}" for name in ("model", *METHOD_BLOCKS, "prototype_visualisation")
+    f"params:{name}": f"params:{name}"
+    for name in ("model", *METHOD_BLOCKS, "prototype_visualisation", "image_backbone")
 }
 # the served model's request parameters, the same for every namespace
 INFERENCE_PARAMETERS = {name: name for name in inference.pipeline.PARAMETERS}
 LOGGED_MODEL_NAME = "model"
 # What the served model imports besides fsigenz (which travels with it as code): pinned to the
 # installed versions, so that MLflow need not infer them (a subprocess that loads the model).
-SERVING_DISTRIBUTIONS = ("mlflow", "cloudpickle", "kedro", "kedro-datasets", "kedro-mlflow", "torch", "numpy", "pandas")
+# timm, torchvision and pillow embed image_path rows.
+SERVING_DISTRIBUTIONS = (
+    "mlflow", "cloudpickle", "kedro", "kedro-datasets", "kedro-mlflow", "torch", "numpy", "pandas",
+    "timm", "torchvision", "pillow",
+)
 
 
 def available_namespaces(raw_data: Path = RAW_DATA) -> list[str]:
@@ -64,9 +70,10 @@ def _per_namespace(base: Pipeline, namespaces: list[str]) -> Pipeline:
 
 
 def _model_logging_pipeline(full: Pipeline, namespace: str) -> Pipeline:
-    """``full`` for one namespace, logging ``trained_model`` + the inference pipeline as an MLflow model."""
+    """``full`` for one namespace, logging ``trained_model``, ``image_backbone`` and the inference pipeline
+    as an MLflow model."""
     return pipeline_ml_factory(
-        training=_per_namespace(full, [namespace]),
+        training=_per_namespace(full + inference.create_image_backbone_pipeline(), [namespace]),
         inference=Pipeline(inference.create_pipeline(), namespace=namespace, parameters=INFERENCE_PARAMETERS),
         input_name=f"{namespace}.features_to_score",
         log_model_kwargs={

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import pickle
+import shutil
 import socket
 import time
 from dataclasses import replace
@@ -16,27 +18,24 @@ import torch
 from PIL import Image
 
 from fsigenz.features import (
+    BackboneRecord,
+    BackboneSnapshot,
     BackboneSpec,
     BackboneWeightsError,
+    ImageFilesError,
     ImageListError,
     UnreadableImagesError,
     create_backbone,
+    embed_image_files,
     extract_features,
     read_image_list,
 )
 from fsigenz.pipelines.feature_extraction.nodes import extract_image_features
 from fsigenz.pipelines.feature_extraction.pipeline import create_pipeline
+from tests.features.images import TINY_MODEL, save_image
 
 CLASSES = ("cat", "dog", "emu")
 IMAGES_PER_CLASS = 4
-TINY_MODEL = "vit_tiny_patch16_224"  # 192-d; random init unless a checkpoint is given
-
-
-def _save_image(path: Path, rng: np.random.Generator, index: int) -> None:
-    height, width = 24 + 7 * index, 32 + 5 * index
-    pixels = (rng.random((height, width, 3)) * 255).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
 
 
 def _write_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
@@ -53,7 +52,7 @@ def image_set(tmp_path_factory) -> dict:
     for c, name in enumerate(CLASSES):
         for i in range(IMAGES_PER_CLASS):
             rel = f"{name}/{i}.{'png' if i % 2 else 'jpg'}"
-            _save_image(root / rel, rng, i)
+            save_image(root / rel, rng, i)
             rows.append((rel, name, "test_unseen" if name == "emu" else ("test_seen" if i == 0 else "trainval")))
     # a JPEG cut in half: opens, then fails to decode
     buffer = io.BytesIO()
@@ -328,6 +327,68 @@ def test_random_init_never_touches_the_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", no_network)
     backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
     assert backbone.feature_dim == 192 and backbone.identity["weights"] == "random"
+
+
+# ------------------------------------------------------------------ provenance, snapshots, a few files at once
+def test_each_feature_file_gets_a_record_of_its_backbone(reference, tmp_path):
+    npz, generic = reference["out"] / "tiny_features.npz", reference["out"] / "features.npy"
+    assert reference["summary"]["record_files"] == [
+        str(reference["out"] / "tiny_features.backbone.json"), str(reference["out"] / "features.backbone.json")
+    ]
+    for features_file in (npz, generic):
+        record = BackboneRecord.read(features_file)
+        assert record.backbone == {"model_name": TINY_MODEL, "weights": "random", "seed": 0, "precision": "fp32"}
+        assert record.describes_current_file()
+        assert record.spec() == BackboneSpec(TINY_MODEL, pretrained=False, device="cpu")
+
+    copy = tmp_path / "features.npy"
+    shutil.copy(generic, copy)
+    shutil.copy(reference["out"] / "features.backbone.json", tmp_path)
+    np.save(copy, np.load(copy) + 1.0)  # changed after extraction: the record no longer describes it
+    assert not BackboneRecord.read(copy).describes_current_file()
+    assert BackboneRecord.read(tmp_path / "other.npy") is None
+
+
+def test_spec_from_identity_inverts_identity(tmp_path):
+    checkpoint = tmp_path / "weights.pth"
+    checkpoint.write_bytes(b"0" * 10)
+    for spec in (BackboneSpec(TINY_MODEL, pretrained=False, device="cpu"),
+                 BackboneSpec(TINY_MODEL, pretrained=True, device="cpu"),
+                 BackboneSpec(TINY_MODEL, checkpoint_file=str(checkpoint.resolve()), device="cpu")):
+        assert BackboneSpec.from_identity(spec.identity(), device="cpu") == spec
+    with pytest.raises(ValueError, match=r"identity: expected 'model_name' and 'weights' one of"):
+        BackboneSpec.from_identity({"model_name": TINY_MODEL, "weights": "s3"})
+
+
+def test_snapshot_rebuilds_the_same_feature_extractor(image_set):
+    backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
+    snapshot = pickle.loads(pickle.dumps(backbone.snapshot()))  # as it travels with a served model
+    assert isinstance(snapshot, BackboneSnapshot) and not any(k.startswith("head.") for k in snapshot.state_dict)
+    rebuilt = snapshot.build(device="cpu")
+    assert rebuilt.data_config == backbone.data_config and rebuilt.identity == backbone.identity
+    assert rebuilt.feature_dim == backbone.feature_dim == 192
+    files = [image_set["root"] / path for path, _, _ in image_set["rows"][:3]]
+    np.testing.assert_array_equal(embed_image_files(rebuilt, files), embed_image_files(backbone, files))
+
+
+def test_embedding_files_gives_the_extracted_rows(reference, image_set):
+    backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
+    files = [image_set["root"] / path for path, _, _ in image_set["rows"]]
+    features = embed_image_files(backbone, files, batch_size=5)  # other batches than the extraction's
+    assert features.shape == (N_IMAGES, 192) and features.dtype == np.float32
+    np.testing.assert_allclose(features, reference["features"], rtol=1e-4, atol=1e-5)
+
+
+def test_embedding_files_names_missing_and_undecodable_files(image_set):
+    backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
+    root = image_set["root"]
+    good = root / image_set["rows"][0][0]
+    with pytest.raises(ImageFilesError, match=r"1 image file\(s\) cannot be read: '.*gone\.jpg' \(missing\)") as caught:
+        embed_image_files(backbone, [good, root / "gone.jpg"])
+    assert caught.value.files == [(1, str(root / "gone.jpg"), "missing")]
+    with pytest.raises(ImageFilesError, match=r"'.*emu/broken\.jpg' \(OSError: ") as caught:
+        embed_image_files(backbone, [good, good, root / "emu" / "broken.jpg"], batch_size=2)
+    assert [row for row, _, _ in caught.value.files] == [2]
 
 
 # ------------------------------------------------------------------ layouts and xlsa17 order

@@ -111,6 +111,12 @@ def test_added_class_is_scored_like_a_trained_class_with_the_same_attributes(tra
         pyfunc_model.predict(feature_table(dataset.features[rows]), params={"inference.new_classes": bad.to_csv(index=False)})
 
 
+def test_image_paths_are_refused_saying_the_model_has_no_backbone(pyfunc_model):
+    with pytest.raises(Exception, match=r"column 'image_path': this model cannot read images, it has no image "
+                                        r"backbone: its training features come from the 'synthetic' source"):
+        pyfunc_model.predict(pd.DataFrame({"image_path": ["/images/okapi.jpg"]}))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,3 +195,8 @@ def test_served_model_answers_invocations_like_the_pyfunc_model(trained, pyfunc_
     body["dataframe_split"]["columns"][0] = "pixel_0"  # not the model's input schema
     status, text = request(f"{server}/invocations", body)
     assert status == 400 and "feature_0" in text
+
+    # image paths pass the input schema and reach the model, which has no backbone to embed them
+    images = {"dataframe_split": {"columns": ["image_path"], "data": [["/images/okapi.jpg"]]}}
+    status, text = request(f"{server}/invocations", images)
+    assert status == 400 and "it has no image backbone" in text

@@ -14,6 +14,10 @@ Weights come from one of three places, decided before anything touches the netwo
 
 The model is built with ``num_classes=0``, so its output is timm's pooled pre-logits feature: for
 the ViTs of FSIGenZ, the CLS token after the final norm (768-d for ViT-B/16).
+
+A built backbone can be turned into a :class:`BackboneSnapshot` (model name, weights as a state dict,
+preprocessing config): plain data that travels with a served model and rebuilds the same feature
+extractor offline, wherever its weights first came from.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ DEFAULT_MODEL = "vit_base_patch16_224.augreg_in1k"
 RANDOM_INIT_SEED = 0
 HUB_PROBE_TIMEOUT_S = 0.8
 HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+WEIGHT_SOURCES = ("file", "hub", "random")  # identity()["weights"]
 _TRUE_STRINGS = {"1", "on", "yes", "true"}
 
 logger = logging.getLogger(__name__)
@@ -73,6 +78,18 @@ class Backbone:
         with autocast:
             features = self.model(images)
         return features.float().cpu().numpy()
+
+    def snapshot(self) -> "BackboneSnapshot":
+        """This backbone as plain data (weights copied to the CPU), to save and rebuild elsewhere."""
+        if "model_name" not in self.identity:
+            raise ValueError("Backbone.identity: no 'model_name'; build the backbone with BackboneSpec.build")
+        state_dict = {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()}
+        return BackboneSnapshot(
+            model_name=self.identity["model_name"],
+            state_dict=state_dict,
+            data_config=dict(self.data_config),
+            identity=dict(self.identity),
+        )
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -187,6 +204,24 @@ class BackboneSpec:
     device: str = "auto"
     cache_dir: str | Path | None = None
 
+    @classmethod
+    def from_identity(cls, identity: dict, device: str = "auto", cache_dir: str | Path | None = None) -> "BackboneSpec":
+        """The spec whose :meth:`identity` is ``identity`` (up to precision, which follows the device)."""
+        weights = identity.get("weights")
+        if weights not in WEIGHT_SOURCES or "model_name" not in identity:
+            raise ValueError(
+                f"identity: expected 'model_name' and 'weights' one of {WEIGHT_SOURCES}, got {identity!r}"
+            )
+        if weights == "random" and identity.get("seed", RANDOM_INIT_SEED) != RANDOM_INIT_SEED:
+            raise ValueError(f"identity: field 'seed': random weights use seed {RANDOM_INIT_SEED}, got {identity['seed']}")
+        return cls(
+            model_name=identity["model_name"],
+            pretrained=weights != "random",
+            checkpoint_file=identity.get("file") if weights == "file" else None,
+            device=device,
+            cache_dir=cache_dir,
+        )
+
     def identity(self) -> dict:
         checkpoint = Path(self.checkpoint_file) if self.checkpoint_file else None
         if checkpoint is not None:
@@ -237,17 +272,52 @@ class BackboneSpec:
                 torch.manual_seed(RANDOM_INIT_SEED)
                 model = timm.create_model(model_name, pretrained=False, num_classes=0)
 
-        model = model.eval().to(device)
-        data_config = resolve_model_data_config(model)
-        return Backbone(
-            model=model,
-            transform=create_transform(**data_config, is_training=False),
-            device=device,
-            autocast_dtype=torch.bfloat16 if device.type == "cuda" else None,
-            feature_dim=int(getattr(model, "head_hidden_size", None) or model.num_features),
-            data_config=data_config,
-            identity=identity,
-        )
+        return _feature_extractor(model, device, identity)
+
+
+def _feature_extractor(
+    model: torch.nn.Module, device: torch.device, identity: dict, data_config: dict | None = None
+) -> Backbone:
+    """``model`` in eval mode on ``device`` with its eval preprocessing (from ``data_config``, else the model's)."""
+    model = model.eval().to(device)
+    data_config = dict(data_config) if data_config is not None else resolve_model_data_config(model)
+    return Backbone(
+        model=model,
+        transform=create_transform(**data_config, is_training=False),
+        device=device,
+        autocast_dtype=torch.bfloat16 if device.type == "cuda" else None,
+        feature_dim=int(getattr(model, "head_hidden_size", None) or model.num_features),
+        data_config=data_config,
+        identity=identity,
+    )
+
+
+@dataclass(frozen=True, eq=False)  # eq would compare tensors
+class BackboneSnapshot:
+    """A built backbone as plain data: timm ``model_name``, its weights (``state_dict``, CPU tensors),
+    the preprocessing ``data_config`` it used and its ``identity``.
+
+    :meth:`build` makes the same feature extractor again — same architecture, weights and transform —
+    without the network or the original weight file. Its size is the weights' (about 350 MB for
+    ViT-B/16 in float32).
+    """
+
+    model_name: str
+    state_dict: dict
+    data_config: dict
+    identity: dict
+
+    def build(self, device: str = "auto") -> Backbone:
+        """The feature extractor, on ``device`` (``auto``: CUDA with bf16 autocast when present, else CPU)."""
+        with torch.random.fork_rng(devices=[]):  # the random init is overwritten; keep the caller's RNG
+            model = timm.create_model(self.model_name, pretrained=False, num_classes=0)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as error:
+            raise BackboneWeightsError(
+                f"state_dict: not the weights of {self.model_name!r} built with num_classes=0 ({error})"
+            ) from error
+        return _feature_extractor(model, resolve_device(device), dict(self.identity), self.data_config)
 
 
 def create_backbone(

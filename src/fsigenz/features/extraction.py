@@ -14,7 +14,12 @@ Output (``output_dir``):
   (N,) int64 (0-based rows of xlsa17's ``res101.mat``) when the list was ordered after one;
 - ``<output_name>.skipped.txt``: ``<path>\\t<reason>`` per image left out (empty when none);
 - with ``write_generic``: ``features.npy`` (N, d) and ``images.csv`` (``path,label,split``, label = class
-  name), row i of one ↔ row i of the other.
+  name), row i of one ↔ row i of the other;
+- ``<output_name>.backbone.json`` (and ``features.backbone.json`` with ``write_generic``): which backbone
+  made the feature file, with its checksum (:mod:`~fsigenz.features.provenance`).
+
+:func:`embed_image_files` embeds a list of image files with a built backbone the same way (same reading,
+same preprocessing, same forward), for callers that need features of a few images now (the served model).
 
 Unreadable or missing images stop the extraction with the list of files (missing files before any
 model is built; undecodable ones after the other chunks are saved), unless ``skip_unreadable`` is set.
@@ -41,6 +46,7 @@ from tqdm.auto import tqdm
 
 from fsigenz.features.backbone import Backbone, BackboneSpec
 from fsigenz.features.image_lists import ImageList
+from fsigenz.features.provenance import BackboneRecord
 
 MANIFEST_NAME = "manifest.json"
 MAX_LISTED_FILES = 20
@@ -64,6 +70,17 @@ class UnreadableImagesError(RuntimeError):
         )
 
 
+class ImageFilesError(ValueError):
+    """Image files given to :func:`embed_image_files` are missing or cannot be decoded;
+    ``files`` lists them as ``(position in the list, path, reason)``."""
+
+    def __init__(self, files: list[tuple[int, str, str]]) -> None:
+        self.files = files
+        shown = "; ".join(f"'{path}' ({reason})" for _, path, reason in files[:MAX_LISTED_FILES])
+        more = f"; … and {len(files) - MAX_LISTED_FILES} more" if len(files) > MAX_LISTED_FILES else ""
+        super().__init__(f"{len(files)} image file(s) cannot be read: {shown}{more}")
+
+
 @dataclass(frozen=True)
 class ExtractionResult:
     """What an extraction wrote and how fast it ran (``images_per_s`` counts this call's images)."""
@@ -78,12 +95,14 @@ class ExtractionResult:
     feature_dim: int
     seconds: float
     images_per_s: float
+    record_files: tuple[Path, ...] = ()
 
     def summary(self) -> dict:
         """JSON-friendly view (paths as strings)."""
         out = asdict(self)
         out["output_file"], out["skipped_file"] = str(self.output_file), str(self.skipped_file)
         out["generic_files"] = [str(p) for p in self.generic_files]
+        out["record_files"] = [str(p) for p in self.record_files]
         return out
 
 
@@ -305,6 +324,11 @@ def extract_features(
     if rows.size == 0:
         raise ValueError(f"{images.source}: none of the {n} images is readable; see '{skipped_file}'")
     generic_files = _write_outputs(images, rows, features, output_file, write_generic)
+    cache_dir = backbone.cache_dir if isinstance(backbone, BackboneSpec) else None
+    record_files = tuple(
+        BackboneRecord.of_file(features_file, identity, cache_dir).write()
+        for features_file in (output_file, *generic_files[:1])  # the .npz and the generic features.npy
+    )
     if skipped:
         logger.warning("Skipped %d unreadable image(s), listed in %s", len(skipped), skipped_file)
     return ExtractionResult(
@@ -318,7 +342,34 @@ def extract_features(
         feature_dim=int(features.shape[1]),
         seconds=round(seconds, 3),
         images_per_s=round(n_extracted / seconds, 2) if seconds > 0 else 0.0,
+        record_files=record_files,
     )
+
+
+def embed_image_files(backbone: Backbone, files: list[str | Path], batch_size: int = 32) -> np.ndarray:
+    """(N, d) float32 features of the image ``files``, in order, read and preprocessed as
+    :func:`extract_features` does (same loader, the backbone's transform, same forward).
+
+    Raises :class:`ImageFilesError` naming every missing file before any forward pass, and the
+    undecodable files of the first batch that holds one.
+    """
+    _check_positive("batch_size", batch_size)
+    files = [Path(file) for file in files]
+    absent = [
+        (row, str(file), "missing" if not file.exists() else "not a file")
+        for row, file in enumerate(files) if not file.is_file()
+    ]
+    if absent:
+        raise ImageFilesError(absent)
+    loader = DataLoader(
+        ImageFileDataset(files, backbone.transform), batch_size=batch_size, collate_fn=collate_images
+    )
+    features = []
+    for batch, _, failed in loader:
+        if failed:
+            raise ImageFilesError([(row, str(files[row]), reason) for row, reason in failed])
+        features.append(backbone.embed(batch))
+    return np.concatenate(features) if features else np.zeros((0, backbone.feature_dim), np.float32)
 
 
 def _extract_chunks(

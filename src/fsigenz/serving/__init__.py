@@ -2,6 +2,10 @@
 
 - :mod:`~fsigenz.serving.feature_table`: the table a caller sends (one row per image, columns
   ``feature_0`` … ``feature_{d-1}`` or one ``features`` column of vectors) ↔ the (N, d) matrix.
+- :mod:`~fsigenz.serving.model_input`: the served model's input, feature rows or ``image_path`` rows,
+  → the features to score.
+- :mod:`~fsigenz.serving.image_backbone`: the backbone that made the training features, packaged with
+  the model so that it embeds image files as the training features were made (or why it has none).
 - :mod:`~fsigenz.serving.new_classes`: classes added at prediction time from a table ``class``,
   then one column per attribute, validated against the model.
 
@@ -15,6 +19,8 @@ from fsigenz.serving.feature_table import (
     feature_table,
     features_from_table,
 )
+from fsigenz.serving.image_backbone import ImageBackbone, NoImageBackboneError, source_features_file
+from fsigenz.serving.model_input import IMAGE_PATH_COLUMN, features_for_scoring, input_example
 from fsigenz.serving.new_classes import (
     CLASS_COLUMN,
     add_classes,
@@ -26,12 +32,18 @@ from fsigenz.serving.new_classes import (
 __all__ = [
     "CLASS_COLUMN",
     "FEATURE_PREFIX",
+    "IMAGE_PATH_COLUMN",
     "VECTOR_COLUMN",
+    "ImageBackbone",
+    "NoImageBackboneError",
     "add_classes",
     "class_table_from_csv_text",
     "feature_columns",
     "feature_table",
+    "features_for_scoring",
     "features_from_table",
+    "input_example",
     "new_class_attributes",
     "read_class_table",
+    "source_features_file",
 ]
