@@ -1,4 +1,5 @@
-"""Project hooks: wall time of every node in MLflow, and where to find the results afterwards."""
+"""Project hooks: wall time of every node in MLflow, where to find the results afterwards, and
+kedro-mlflow's parameter logging in processes that run single Dagster steps."""
 
 from __future__ import annotations
 
@@ -48,3 +49,37 @@ class RunReportHooks:
             )
         self._reports.clear()
         self._run_info = None
+
+
+class StepProcessMlflowParams:
+    """Give kedro-mlflow's hook the parameter-logging settings of mlflow.yml in every process, so that
+    Dagster step processes log node parameters as ``kedro run`` does.
+
+    kedro-mlflow's hook reads ``tracking.params`` (``dict_params.flatten / recursive / sep`` and
+    ``long_params_strategy``) into its attributes in ``before_pipeline_run``. Dagster's multiprocess, Dask
+    and Kubernetes executors run each step in a process of its own, which loads the project (firing
+    ``after_context_created``, where kedro-mlflow reads mlflow.yml, then ``after_catalog_created``) and
+    calls the node hooks, but never ``before_pipeline_run`` (that is a step of its own). There the hook
+    keeps its constructor's values: parameter blocks logged whole (``fsigenz`` instead of
+    ``fsigenz.msas.enabled``, …) and no ``long_params_strategy`` for a value over MLflow's limit.
+
+    In ``after_catalog_created`` this copies those settings from the config kedro-mlflow has just read.
+    They are the values its ``before_pipeline_run`` sets, which in ``kedro run`` and in-process jobs runs
+    afterwards in the same process, so there nothing changes. Without kedro-mlflow installed, or with its
+    hooks disabled (it then reads no config), this does nothing.
+    """
+
+    @hook_impl
+    def after_catalog_created(self) -> None:
+        try:
+            from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook  # the instance Kedro registers
+        except ImportError:
+            return
+        config = getattr(mlflow_hook, "mlflow_config", None)
+        if config is None:
+            return
+        params = config.tracking.params
+        mlflow_hook.flatten = params.dict_params.flatten
+        mlflow_hook.recursive = params.dict_params.recursive
+        mlflow_hook.sep = params.dict_params.sep
+        mlflow_hook.long_params_strategy = params.long_params_strategy
