@@ -99,8 +99,11 @@ def headline(benchmarks: dict[str, dict]) -> dict[str, Any]:
         "generative_h": (versus.get("generative") or {}).get("h_calibrated"),
         "fsigenz_bf16_vs_generative_speedup": versus.get("fsigenz_bf16_vs_generative_speedup"),
         "fsigenz_bf16_h": (versus.get("fsigenz_bf16") or {}).get("h_calibrated"),
-        "fsigenz_vs_configured_generative_speedup": versus.get("fsigenz_vs_configured_generative_speedup"),
+        "fsigenz_configured_vs_generative_speedup": versus.get("fsigenz_configured_vs_generative_speedup"),
+        "fsigenz_configured_h": (versus.get("fsigenz_configured") or {}).get("h_calibrated"),
         "generative_configured_h": (versus.get("generative_configured") or {}).get("h_calibrated"),
+        "reference_prototypes_ncm_h": (versus.get("prototypes_ncm") or {}).get("h_calibrated"),
+        "reference_prototypes_ncm_vs_generative_speedup": versus.get("prototypes_ncm_vs_generative_speedup"),
         "kedro_run_startup_s": startup.get("kedro_run_startup_s"),
         "import_fsigenz_s": startup.get("import_fsigenz_s"),
     }
@@ -140,8 +143,8 @@ def markdown(summary: dict[str, Any]) -> str:
     for key in ("scc_step_vs_matmul", "scc_step_vs_matmul_bf16", "scc_step_vs_matmul_one_thread",
                 "scc_step_vs_matmul_cuda_bf16", "scc_step_fraction_of_bf16_peak", "sun_scoring_peak_mb",
                 "fsigenz_vs_generative_speedup", "fsigenz_h", "generative_h", "fsigenz_bf16_vs_generative_speedup",
-                "fsigenz_bf16_h", "fsigenz_vs_configured_generative_speedup", "generative_configured_h",
-                "kedro_run_startup_s", "import_fsigenz_s"):
+                "fsigenz_bf16_h", "fsigenz_configured_vs_generative_speedup", "fsigenz_configured_h", "generative_configured_h",
+                "reference_prototypes_ncm_h", "reference_prototypes_ncm_vs_generative_speedup", "kedro_run_startup_s", "import_fsigenz_s"):
         value = summary.get(key)
         if value is None:
             continue
