@@ -16,6 +16,7 @@ samples with similarity targets only: the TCN baseline.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -83,6 +84,71 @@ def validate_task(task: ZeroShotTask) -> None:
     seen_mask[np.asarray(task.seen_classes, dtype=np.int64)] = True
     if not np.all(seen_mask[labels]):
         raise ValueError("task.labels: every training label must be one of task.seen_classes")
+
+
+@dataclass
+class PrototypePhase:
+    """Phase 1 fitted on a task (method notes, Phase 1a / 1b), shared by FSIGenZ and the NCM baseline.
+
+    ``features`` are the centred training features and ``labels`` their classes; ``generator`` is
+    fitted on the seen classes (its ``class_means_`` are M_sᵀ) and makes prototypes for any class
+    later; ``prototypes`` (L, P, d) float32 are those of ``unseen_classes``, in that order, and
+    ``prototype_lambdas`` their λ grid (None for prototypes given by the caller).
+    """
+
+    seen_classes: np.ndarray
+    unseen_classes: np.ndarray
+    centering: FeatureCentering
+    msas: MSAS
+    adjusted_attributes: np.ndarray
+    generator: PrototypeGenerator
+    prototypes: np.ndarray
+    prototype_lambdas: np.ndarray | None
+    features: np.ndarray
+    labels: np.ndarray
+
+
+def fit_prototype_phase(
+    task: ZeroShotTask,
+    msas_settings: Mapping[str, Any],
+    prototype_settings: Mapping[str, Any],
+    l2_normalize: bool,
+    prototypes: np.ndarray | None = None,
+) -> PrototypePhase:
+    """Centre the features, adjust the attributes (MSAS), fit the prototype generator on the seen
+    classes and generate the unseen classes' prototypes — or take ``prototypes`` (L, P, d), centred,
+    in ``task.unseen_classes`` order. The generator is fitted even then: it makes prototypes for
+    classes added after training. ``n_prototypes: 0`` gives (L, 0, d) prototypes (TCN)."""
+    validate_task(task)
+    seen = np.asarray(task.seen_classes, dtype=np.int64)
+    unseen = np.asarray(task.unseen_classes, dtype=np.int64)
+    labels = np.asarray(task.labels, dtype=np.int64)
+    centering = FeatureCentering(l2_normalize=l2_normalize)
+    features = centering.fit_transform(task.features)
+    msas = MSAS(**msas_settings).fit(task.class_attributes)
+    adjusted = msas.transform(task.class_attributes)
+    seen_position = np.full(task.n_classes, -1, dtype=np.int64)
+    seen_position[seen] = np.arange(len(seen))
+    generator = PrototypeGenerator(**prototype_settings).fit(
+        adjusted[:, seen], features, seen_position[labels]
+    )
+    if prototypes is not None:
+        prototypes = np.ascontiguousarray(prototypes, dtype=np.float32)
+        expected = (len(unseen), features.shape[1])
+        if prototypes.ndim != 3 or (prototypes.shape[0], prototypes.shape[2]) != expected:
+            raise ValueError(
+                f"prototypes: expected (L={expected[0]}, P, d={expected[1]}), one block per "
+                f"unseen class in task.unseen_classes order, got shape {prototypes.shape}"
+            )
+        lambdas = None
+    elif prototype_settings["n_prototypes"] == 0 or len(unseen) == 0:
+        prototypes = np.zeros((len(unseen), 0, features.shape[1]), dtype=np.float32)
+        lambdas = np.zeros(0)
+    else:
+        prototypes, lambdas = generator.generate(adjusted[:, unseen])
+    return PrototypePhase(
+        seen, unseen, centering, msas, adjusted, generator, prototypes, lambdas, features, labels
+    )
 
 
 class FSIGenZClassifier:
@@ -153,45 +219,20 @@ class FSIGenZClassifier:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Centre, adjust attributes (MSAS), build or take the prototypes; returns the centred
         training features and their labels."""
-        msas_settings = merge_settings("msas", self.msas, constructor_defaults(MSAS))
-        prototype_settings = merge_settings(
-            "prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)
+        phase = fit_prototype_phase(
+            task,
+            merge_settings("msas", self.msas, constructor_defaults(MSAS)),
+            merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)),
+            self.l2_normalize,
+            prototypes,
         )
-        validate_task(task)
-        seen = np.asarray(task.seen_classes, dtype=np.int64)
-        unseen = np.asarray(task.unseen_classes, dtype=np.int64)
-        labels = np.asarray(task.labels, dtype=np.int64)
-        self.seen_classes_, self.unseen_classes_ = seen, unseen
-
-        self.centering_ = FeatureCentering(l2_normalize=self.l2_normalize)
-        features = self.centering_.fit_transform(task.features)
+        self.seen_classes_, self.unseen_classes_ = phase.seen_classes, phase.unseen_classes
+        self.centering_, self.msas_ = phase.centering, phase.msas
         self.class_attributes_ = np.asarray(task.class_attributes, dtype=np.float64)
-        self.msas_ = MSAS(**msas_settings).fit(task.class_attributes)
-        self.adjusted_attributes_ = self.msas_.transform(task.class_attributes)
-        # The generator (M_s, the SVD of A_s) is fitted even when prototypes are given: it is what
-        # makes prototypes for classes added after training (with_new_classes).
-        seen_position = np.full(task.n_classes, -1, dtype=np.int64)
-        seen_position[seen] = np.arange(len(seen))
-        self.prototype_generator_ = PrototypeGenerator(**prototype_settings).fit(
-            self.adjusted_attributes_[:, seen], features, seen_position[labels]
-        )
-        if prototypes is not None:
-            prototypes = np.ascontiguousarray(prototypes, dtype=np.float32)
-            expected = (len(unseen), features.shape[1])
-            if prototypes.ndim != 3 or (prototypes.shape[0], prototypes.shape[2]) != expected:
-                raise ValueError(
-                    f"prototypes: expected (L={expected[0]}, P, d={expected[1]}), one block per "
-                    f"unseen class in task.unseen_classes order, got shape {prototypes.shape}"
-                )
-            self.prototypes_, self.prototype_lambdas_ = prototypes, None
-        elif prototype_settings["n_prototypes"] == 0 or len(unseen) == 0:
-            self.prototypes_ = np.zeros((len(unseen), 0, features.shape[1]), dtype=np.float32)
-            self.prototype_lambdas_ = np.zeros(0)
-        else:
-            self.prototypes_, self.prototype_lambdas_ = self.prototype_generator_.generate(
-                self.adjusted_attributes_[:, unseen]
-            )
-        return features, labels
+        self.adjusted_attributes_ = phase.adjusted_attributes
+        self.prototype_generator_ = phase.generator
+        self.prototypes_, self.prototype_lambdas_ = phase.prototypes, phase.prototype_lambdas
+        return phase.features, phase.labels
 
     def generate_prototypes(self, task: ZeroShotTask) -> tuple[np.ndarray, np.ndarray]:
         """Phase 1 only (centring, MSAS, prototypes), no SCC training.

@@ -13,9 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from fsigenz.methods.base import Monitor, ZeroShotTask
-from fsigenz.methods.fsigenz import constructor_defaults, merge_settings, validate_task
+from fsigenz.methods.fsigenz import constructor_defaults, fit_prototype_phase, merge_settings
 from fsigenz.methods.msas import MSAS
-from fsigenz.methods.preprocessing import FeatureCentering
 from fsigenz.methods.prototypes import PrototypeGenerator
 
 METRICS = ("cosine", "euclidean")
@@ -99,43 +98,24 @@ class NearestClassMeanClassifier:
         prototype_settings = merge_settings(
             "prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)
         )
-        msas_settings = merge_settings("msas", self.msas, constructor_defaults(MSAS))
-        validate_task(task)
-        seen = np.asarray(task.seen_classes, dtype=np.int64)
-        unseen = np.asarray(task.unseen_classes, dtype=np.int64)
-        labels = np.asarray(task.labels, dtype=np.int64)
-        self.seen_classes_, self.unseen_classes_ = seen, unseen
-        self.n_classes_ = task.n_classes
-
-        self.centering_ = FeatureCentering(l2_normalize=self.l2_normalize)
-        features = self.centering_.fit_transform(task.features)
-        self.msas_ = MSAS(**msas_settings).fit(task.class_attributes)
-        self.adjusted_attributes_ = self.msas_.transform(task.class_attributes)
-
-        seen_position = np.full(task.n_classes, -1, dtype=np.int64)
-        seen_position[seen] = np.arange(len(seen))
-        if prototypes is None and len(unseen) > 0 and prototype_settings["n_prototypes"] < 1:
+        if prototypes is None and len(task.unseen_classes) > 0 and prototype_settings["n_prototypes"] < 1:
             raise ValueError(
                 "prototypes.n_prototypes: the nearest-class-mean baseline needs at least one "
                 f"prototype per unseen class, got {prototype_settings['n_prototypes']}"
             )
-        generator = PrototypeGenerator(**prototype_settings).fit(
-            self.adjusted_attributes_[:, seen], features, seen_position[labels]
+        phase = fit_prototype_phase(
+            task,
+            merge_settings("msas", self.msas, constructor_defaults(MSAS)),
+            prototype_settings,
+            self.l2_normalize,
+            prototypes,
         )
-        self.class_means_ = generator.class_means_
-        if prototypes is not None:
-            prototypes = np.asarray(prototypes, dtype=np.float32)
-            expected = (len(unseen), features.shape[1])
-            if prototypes.ndim != 3 or (prototypes.shape[0], prototypes.shape[2]) != expected:
-                raise ValueError(
-                    f"prototypes: expected (L={expected[0]}, P, d={expected[1]}), got shape "
-                    f"{prototypes.shape}"
-                )
-            self.prototypes_, self.prototype_lambdas_ = prototypes, None
-        else:
-            self.prototypes_, self.prototype_lambdas_ = generator.generate(
-                self.adjusted_attributes_[:, unseen]
-            )
+        self.seen_classes_, self.unseen_classes_ = phase.seen_classes, phase.unseen_classes
+        self.n_classes_ = task.n_classes
+        self.centering_, self.msas_ = phase.centering, phase.msas
+        self.adjusted_attributes_ = phase.adjusted_attributes
+        self.class_means_ = phase.generator.class_means_
+        self.prototypes_, self.prototype_lambdas_ = phase.prototypes, phase.prototype_lambdas
         return self
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
