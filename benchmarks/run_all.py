@@ -93,6 +93,8 @@ def headline(benchmarks: dict[str, dict]) -> dict[str, Any]:
         "scc_step_vs_matmul_one_thread": scc.get("scc_step_vs_matmul_one_thread"),
         "scc_step_vs_matmul_cuda_bf16": scc.get("scc_step_vs_matmul_cuda_bf16"),
         "scc_step_fraction_of_bf16_peak": scc.get("scc_step_fraction_of_bf16_peak"),
+        "scc_step_vs_matmul_cuda_bf16_training_batch": scc.get("scc_step_vs_matmul_cuda_bf16_training_batch"),
+        "scc_step_fraction_of_bf16_peak_training_batch": scc.get("scc_step_fraction_of_bf16_peak_training_batch"),
         "sun_scoring_peak_mb": stages.get("sun_scoring_peak_mb"),
         "fsigenz_vs_generative_speedup": versus.get("fsigenz_vs_generative_speedup"),
         "fsigenz_h": (versus.get("fsigenz") or {}).get("h_calibrated"),
@@ -141,7 +143,9 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += ["## Figures of merit", "", "| figure | value | goal | met |", "|---|---|---|---|"]
     goal_of = {key.split(" ")[0]: (key, met) for key, met in summary["goals"].items()}
     for key in ("scc_step_vs_matmul", "scc_step_vs_matmul_bf16", "scc_step_vs_matmul_one_thread",
-                "scc_step_vs_matmul_cuda_bf16", "scc_step_fraction_of_bf16_peak", "sun_scoring_peak_mb",
+                "scc_step_vs_matmul_cuda_bf16", "scc_step_fraction_of_bf16_peak",
+                "scc_step_vs_matmul_cuda_bf16_training_batch", "scc_step_fraction_of_bf16_peak_training_batch",
+                "sun_scoring_peak_mb",
                 "fsigenz_vs_generative_speedup", "fsigenz_h", "generative_h", "fsigenz_bf16_vs_generative_speedup",
                 "fsigenz_bf16_h", "fsigenz_configured_vs_generative_speedup", "fsigenz_configured_h", "generative_configured_h",
                 "reference_prototypes_ncm_h", "reference_prototypes_ncm_vs_generative_speedup", "kedro_run_startup_s", "import_fsigenz_s"):

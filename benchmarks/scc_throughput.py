@@ -16,7 +16,9 @@ GEMMs (encoder, element-wise passes, loss, Adam) counts against the SCC.
 On CPU the comparison is made with every core (``torch.set_num_threads(os.cpu_count())``) and with
 one thread, which is far less sensitive to other processes on a shared machine, in fp32 and, where
 the CPU has native bf16 (AVX-512 BF16 / AMX), in bf16 autocast. On CUDA (``--device cuda``) it runs in
-bf16 and also reports the step's FLOP/s as a fraction of the card's dense bf16 peak.
+bf16, with the training step replayed from a CUDA graph (the default, ``use_cuda_graph``) and run
+eagerly kernel by kernel, side by side, and also reports the step's FLOP/s as a fraction of the
+card's dense bf16 peak.
 
     python benchmarks/scc_throughput.py [--quick] [--device cuda] [--profile]
 """
@@ -40,7 +42,13 @@ SIZES = {
 }
 # A GPU needs larger batches to be busy: batch sizes tried on CUDA (each row still meets every class).
 CUDA_BATCHES = {"cub": (128, 1024), "sun": (64, 512), "quick": (64,)}
-WARMUP_STEPS = 2
+WARMUP_STEPS = 2  # on CPU; on CUDA the graph's eager warm-up steps and its capture come first
+
+
+def warmup_steps(device: str) -> int:
+    from fsigenz.methods.scc import CUDA_GRAPH_WARMUP_STEPS
+
+    return CUDA_GRAPH_WARMUP_STEPS + 2 if device.startswith("cuda") else WARMUP_STEPS
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Case:
     threads: int
     device: str
     batch: int
+    cuda_graph: bool = False  # the training step replayed from a CUDA graph (CUDA only)
 
 
 def _problem(case: Case, seed: int = 0):
@@ -109,24 +118,26 @@ def measure(case: Case, steps: int, profile: bool = False) -> dict:
         harness.synchronize(case.device)
         return time.perf_counter() - start
 
+    warmup = warmup_steps(case.device)
     times: dict[str, list[float]] = {"step": [], "matmul": [], "matmul_out": []}
     left_monitor = [0.0]
 
     def monitor(step: int, _model) -> None:
         harness.synchronize(case.device)
         entered = time.perf_counter()
-        if step > WARMUP_STEPS:
+        if step > warmup:
             times["step"].append(entered - left_monitor[0])
-        if step >= WARMUP_STEPS:  # the references run between two steps, warm-up included
+        if step >= warmup:  # the references run between two steps, warm-up included
             for name, function in (("matmul", matmul), ("matmul_out", matmul_out)):
                 seconds = timed(function)
-                if step > WARMUP_STEPS:
+                if step > warmup:
                     times[name].append(seconds)
         left_monitor[0] = time.perf_counter()
 
     model = SemanticContrastiveClassifier(
         encoder_hidden=size["encoder_hidden"], scorer_hidden=h, batch_size=batch,
-        n_steps=WARMUP_STEPS + steps, eval_every=1, device=case.device, use_bf16=case.precision == "bf16",
+        n_steps=warmup + steps, eval_every=1, device=case.device, use_bf16=case.precision == "bf16",
+        use_cuda_graph=case.cuda_graph,
     )
     model.fit(*_problem(case), monitor=monitor)
     if profile:
@@ -179,7 +190,8 @@ def cases(quick: bool, device: str) -> list[Case]:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA device visible to torch")
-        return [Case(s, "bf16", torch.get_num_threads(), device, b) for s in sizes for b in CUDA_BATCHES[s]]
+        return [Case(s, "bf16", torch.get_num_threads(), device, b, graph)
+                for s in sizes for b in CUDA_BATCHES[s] for graph in (True, False)]
     all_cores = os.cpu_count() or 1
     precisions = ["fp32"] + (["bf16"] if torch.ops.mkldnn._is_mkldnn_bf16_supported() else [])
     result = []
@@ -197,7 +209,7 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
         row = measure(case, steps, profile)
         rows.append(row)
         print(f"[scc] {case.size:<5} {case.precision:<4} {case.device:<5} threads {case.threads:<3} batch "
-              f"{case.batch:<5} step {row['step']['best_s']:.4f} s ({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
+              f"{case.batch:<5} {'graph ' if case.cuda_graph else ''}step {row['step']['best_s']:.4f} s ({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
               f"matmul {row['matmul']['best_s']:.4f} s  ratio {row['ratio']['best']:.3f} "
               f"(median of pairs {row['ratio']['median_of_pairs']:.3f})", flush=True)
     headline_size = "quick" if quick else "cub"
@@ -211,7 +223,8 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
         return None
 
     table_rows = [{
-        "case": f"{r['size']} {r['precision']} {r['device']} ×{r['threads']} B={r['batch']}",
+        "case": f"{r['size']} {r['precision']} {r['device']} ×{r['threads']} B={r['batch']}"
+                + (" CUDA graph" if r.get("cuda_graph") else (" eager" if r["device"].startswith("cuda") else "")),
         "step_ms": r["step"]["best_s"] * 1e3, "matmul_ms": r["matmul"]["best_s"] * 1e3,
         "step_gflops": r["step_tflops"] * 1e3, "ratio": r["ratio"]["best"],
         "median": r["ratio"]["median_of_pairs"], "ratio_out": r["ratio_vs_matmul_out"]["best"],
@@ -227,9 +240,14 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
     if device.startswith("cuda"):
         cuda_rows = [r for r in rows if r["size"] == headline_size]
         best_cuda = max(cuda_rows, key=lambda r: r["step_tflops"]) if cuda_rows else None
+        # the project's training batch (SIZES), replayed from a CUDA graph as `fit` does by default
+        training = next((r for r in cuda_rows if r["batch"] == SIZES[headline_size]["batch"]
+                         and r.get("cuda_graph")), None)
         headline = {
             "scc_step_vs_matmul_cuda_bf16": best_cuda and best_cuda["ratio"]["best"],
             "scc_step_fraction_of_bf16_peak": best_cuda and best_cuda.get("step_fraction_of_peak"),
+            "scc_step_vs_matmul_cuda_bf16_training_batch": training and training["ratio"]["best"],
+            "scc_step_fraction_of_bf16_peak_training_batch": training and training.get("step_fraction_of_peak"),
         }
     else:
         fp32, bf16 = pick("fp32", all_cores), pick("bf16", all_cores)
@@ -239,7 +257,7 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
             "scc_step_vs_matmul_bf16": bf16 and bf16["ratio"]["best"],
             "scc_step_vs_matmul_one_thread": fp32_one and fp32_one["ratio"]["best"],
         }
-    return {"name": "scc_throughput", "device": device, "steps": steps, "warmup_steps": WARMUP_STEPS,
+    return {"name": "scc_throughput", "device": device, "steps": steps, "warmup_steps": warmup_steps(device),
             "rows": rows, **headline, "markdown": table}
 
 

@@ -27,6 +27,7 @@ def _training_problem(seed=0, n_classes=6, n_attributes=5, feature_dim=7):
 
 
 def test_logits_shape_and_gradients_reach_encoder_and_scorer():
+    torch.manual_seed(0)  # unseeded, all 3 hidden units are sometimes dead and get no gradient
     network = SemanticContrastiveNetwork(
         n_attributes=5, feature_dim=7, encoder_hidden=4, scorer_hidden=3
     )
@@ -192,3 +193,54 @@ def test_num_threads_applies_inside_and_is_restored_after():
     with model._threads():
         assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
+
+
+def test_cuda_graph_option_is_ignored_on_cpu_and_validated():
+    problem = _training_problem()
+    model = SemanticContrastiveClassifier(**SMALL, n_steps=3, use_cuda_graph=True).fit(*problem)
+    assert model.cuda_graph_batch_lengths_ == []
+    with pytest.raises(ValueError, match="use_cuda_graph: expected true or false"):
+        SemanticContrastiveClassifier(**SMALL, use_cuda_graph="yes").fit(*problem)
+
+
+requires_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (the CUDA-graph training step)"
+)
+
+
+@requires_cuda
+@pytest.mark.parametrize("use_bf16", [False, True])
+def test_cuda_graph_training_takes_the_same_steps_as_eager(use_bf16):
+    # 24 rows in batches of 7: every epoch ends with a 3-row batch, so both batch lengths are
+    # captured; the monitor, restore_best and patience run between replays.
+    features, classes, is_prototype, attributes, targets = _training_problem(feature_dim=16)
+    settings = dict(SMALL, device="cuda", batch_size=7, n_steps=60, eval_every=5,
+                    restore_best=True, patience=50, use_bf16=use_bf16)
+    monitor_values = {}
+
+    def fit(use_cuda_graph):
+        model = SemanticContrastiveClassifier(**settings, use_cuda_graph=use_cuda_graph)
+        history = []
+
+        def monitor(step, scc):
+            scores = scc.decision_function(features)
+            history.append(float((scores.argmax(1) == classes).mean()))
+            return history[-1]
+
+        model.fit(features, classes, is_prototype, attributes, targets, monitor=monitor)
+        monitor_values[use_cuda_graph] = history
+        return model
+
+    eager, graphed = fit(False), fit(True)
+    assert eager.cuda_graph_batch_lengths_ == []
+    assert graphed.cuda_graph_batch_lengths_ == [3, 7]
+    assert graphed.n_steps_ == eager.n_steps_ == 60
+    tolerance = 2e-2 if use_bf16 else 1e-4  # the same kernels; bf16 leaves room for GEMM algorithms
+    np.testing.assert_allclose(graphed.loss_history_, eager.loss_history_, rtol=tolerance, atol=1e-5)
+    np.testing.assert_allclose(  # accuracies: within one sample
+        monitor_values[True], monitor_values[False], atol=1 / len(classes) + 1e-9
+    )
+    np.testing.assert_allclose(
+        graphed.decision_function(features), eager.decision_function(features),
+        rtol=tolerance, atol=tolerance,
+    )

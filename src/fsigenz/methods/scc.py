@@ -20,6 +20,10 @@ Python loop over samples or classes. During training and chunked scoring the lar
 thousands of page faults, about as much as every other element-wise pass of the step together.
 Evaluation scores in chunks of at most ``score_chunk_size`` (sample, class) pairs, which bounds
 memory at about ``score_chunk_size · (d + h_f) · 4`` bytes whatever the number of classes.
+
+On CUDA a training step is some hundred small kernels whose launch cost, not the GEMM, bounds it at
+the batch sizes used for training; :class:`CudaGraphTrainingStep` records the whole step (batch
+gather, forward, loss, backward, Adam) once as a CUDA graph and replays it.
 """
 
 from __future__ import annotations
@@ -246,6 +250,72 @@ def grouped_bce_loss(
     return seen_loss + beta * unseen_loss
 
 
+CUDA_GRAPH_WARMUP_STEPS = 3  # eager steps of each batch length before its graph is captured
+
+
+class CudaGraphTrainingStep:
+    """Run ``train_on(batch)`` (one optimiser step on the row indices ``batch``, returning the
+    detached loss) eagerly for the first :data:`CUDA_GRAPH_WARMUP_STEPS` steps of each batch
+    length, then capture it as a CUDA graph and replay that graph from then on.
+
+    The steps run before a capture are ordinary training steps (on a side stream, as CUDA graph
+    capture requires), so a run takes the same steps in the same order whether or not it is
+    captured. A graph replays the kernels it recorded on the tensors it recorded: the batch indices
+    are copied into the graph's own index tensor, and ``train_on`` must read everything else from
+    tensors that outlive the graph (the parameters, the optimiser's state — Adam needs
+    ``capturable=True`` — and the data). Each batch length (a full batch, and the shorter last batch
+    of an epoch) gets its own graph and memory pool; the gradients a graph allocated during capture
+    are kept alive with it.
+    """
+
+    def __init__(
+        self,
+        train_on: Callable[[torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        warmup_steps: int = CUDA_GRAPH_WARMUP_STEPS,
+    ) -> None:
+        self._train_on = train_on
+        self._optimizer = optimizer
+        self._warmup_steps = warmup_steps
+        self._eager_steps: dict[int, int] = {}
+        self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, list]] = {}
+        self._side_stream = torch.cuda.Stream()
+
+    @property
+    def captured_batch_lengths(self) -> list[int]:
+        return sorted(self._graphs)
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        length = int(batch.shape[0])
+        if length not in self._graphs:
+            if self._eager_steps.get(length, 0) < self._warmup_steps:
+                self._eager_steps[length] = self._eager_steps.get(length, 0) + 1
+                return self._eager(batch)
+            self._capture(batch)
+        graph, static_batch, static_loss, _ = self._graphs[length]
+        static_batch.copy_(batch)
+        graph.replay()
+        return static_loss
+
+    def _eager(self, batch: torch.Tensor) -> torch.Tensor:
+        current = torch.cuda.current_stream()
+        self._side_stream.wait_stream(current)
+        with torch.cuda.stream(self._side_stream):
+            self._optimizer.zero_grad(set_to_none=True)
+            loss = self._train_on(batch)
+        current.wait_stream(self._side_stream)
+        return loss
+
+    def _capture(self, batch: torch.Tensor) -> None:
+        static_batch = batch.clone()
+        self._optimizer.zero_grad(set_to_none=True)  # the graph allocates (and owns) its gradients
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_loss = self._train_on(static_batch)
+        gradients = [p.grad for group in self._optimizer.param_groups for p in group["params"]]
+        self._graphs[int(batch.shape[0])] = (graph, static_batch, static_loss, gradients)
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
     if isinstance(device, str) and device == "auto":
@@ -295,6 +365,10 @@ class SemanticContrastiveClassifier:
     use_bf16:
         bfloat16 autocast for the network (CUDA, or CPU with native bf16); falls back to float32
         with a warning where unsupported. The loss is always computed in float32.
+    use_cuda_graph:
+        On CUDA, record the training step once as a CUDA graph and replay it
+        (:class:`CudaGraphTrainingStep`); the same steps, without the per-kernel launch cost that
+        otherwise bounds a step at training batch sizes. Ignored on CPU.
     score_chunk_size:
         Most (sample, class) pairs scored at once by :meth:`decision_function`.
     num_threads:
@@ -304,7 +378,8 @@ class SemanticContrastiveClassifier:
 
     Fitted attributes
     -----------------
-    network_, device_, use_bf16_ (effective), class_attributes_ (m, C) float32, n_steps_ (steps
+    network_, device_, use_bf16_ (effective), cuda_graph_batch_lengths_ (batch lengths whose training
+    step was replayed from a CUDA graph; empty on CPU), class_attributes_ (m, C) float32, n_steps_ (steps
     run), loss_history_ (n_steps_,) per-step training loss, monitor_history_ list of (step, value),
     best_step_ / best_score_ (with a numeric monitor).
     """
@@ -325,6 +400,7 @@ class SemanticContrastiveClassifier:
         seed: int = 0,
         device: str = "auto",
         use_bf16: bool = False,
+        use_cuda_graph: bool = True,
         score_chunk_size: int = 16_384,
         num_threads: int | None = None,
     ) -> None:
@@ -342,6 +418,7 @@ class SemanticContrastiveClassifier:
         self.seed = seed
         self.device = device
         self.use_bf16 = use_bf16
+        self.use_cuda_graph = use_cuda_graph
         self.score_chunk_size = score_chunk_size
         self.num_threads = num_threads
 
@@ -357,6 +434,9 @@ class SemanticContrastiveClassifier:
             raise ValueError(f"n_steps: expected an integer >= 0, got {self.n_steps!r}")
         if self.patience is not None and (int(self.patience) != self.patience or self.patience < 1):
             raise ValueError(f"patience: expected None or an integer >= 1, got {self.patience!r}")
+        for name in ("use_bf16", "use_cuda_graph"):
+            if not isinstance(getattr(self, name, False), (bool, np.bool_)):
+                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         threads = self.num_threads
         if threads is not None and (int(threads) != threads or threads < 1):
             raise ValueError(f"num_threads: expected None or an integer >= 1, got {threads!r}")
@@ -429,8 +509,13 @@ class SemanticContrastiveClassifier:
         return _torch_threads(getattr(self, "num_threads", None))
 
     def _autocast(self) -> torch.autocast:
+        # No weight-cast cache: each weight is cast once per step anyway, and a cache filled
+        # inside a CUDA graph capture would hold graph-owned memory.
         return torch.autocast(
-            device_type=self.device_.type, dtype=torch.bfloat16, enabled=self.use_bf16_
+            device_type=self.device_.type,
+            dtype=torch.bfloat16,
+            enabled=self.use_bf16_,
+            cache_enabled=False,
         )
 
     # ------------------------------------------------------------------ training
@@ -509,10 +594,12 @@ class SemanticContrastiveClassifier:
         seen_group = torch.from_numpy(targets.seen_group.astype(np.float32)).to(device)
         unseen_group = torch.from_numpy(targets.unseen_group.astype(np.float32)).to(device)
         class_rows = self._class_rows(None)
+        use_graph = device.type == "cuda" and bool(getattr(self, "use_cuda_graph", False))
         optimizer = torch.optim.Adam(
             self.network_.parameters(),
             lr=float(self.learning_rate),
             weight_decay=float(self.weight_decay),
+            capturable=use_graph,
         )
         order_generator = torch.Generator().manual_seed(int(self.seed))
         losses = torch.zeros(int(self.n_steps), device=device)
@@ -524,15 +611,8 @@ class SemanticContrastiveClassifier:
         calls_without_improvement = 0
         workspace = ScoringWorkspace()  # the step's large blocks, reused from step to step
 
-        self.network_.train()
-        for step in range(1, int(self.n_steps) + 1):
-            if position >= n_rows:
-                position = 0
-            if position == 0:
-                order = torch.randperm(n_rows, generator=order_generator).to(device)
-            batch = order[position : position + batch_size]
-            position += batch_size
-
+        def train_on(batch: torch.Tensor) -> torch.Tensor:
+            """One optimiser step on the rows ``batch`` (gradients already cleared)."""
             kinds, classes = row_kinds[batch], row_classes[batch]
             with self._autocast():
                 logits = self.network_(rows[batch], class_rows, workspace)
@@ -543,10 +623,26 @@ class SemanticContrastiveClassifier:
                 unseen_group[kinds],
                 float(self.beta),
             )
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses[step - 1] = loss.detach()
+            return loss.detach()
+
+        def eager_step(batch: torch.Tensor) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            return train_on(batch)
+
+        run_step = CudaGraphTrainingStep(train_on, optimizer) if use_graph else eager_step
+
+        self.network_.train()
+        for step in range(1, int(self.n_steps) + 1):
+            if position >= n_rows:
+                position = 0
+            if position == 0:
+                order = torch.randperm(n_rows, generator=order_generator).to(device)
+            batch = order[position : position + batch_size]
+            position += batch_size
+
+            losses[step - 1] = run_step(batch)
             self.n_steps_ = step
 
             evaluate_now = step % int(self.eval_every) == 0 or step == int(self.n_steps)
@@ -569,6 +665,9 @@ class SemanticContrastiveClassifier:
                         break
 
         self.loss_history_ = losses[: self.n_steps_].cpu().numpy()
+        self.cuda_graph_batch_lengths_ = (
+            run_step.captured_batch_lengths if isinstance(run_step, CudaGraphTrainingStep) else []
+        )
         if best_state is not None:
             self.network_.load_state_dict(best_state)
         self.network_.eval()
