@@ -13,7 +13,8 @@ The data set is synthetic (:func:`fsigenz.data.synthetic.make_synthetic_benchmar
 but sized for a CPU: see ``DATASET`` (``QUICK_DATASET`` with ``--quick``). FSIGenZ runs
 
 - ``fsigenz``: with its settings chosen on validation H for ``DATASET`` by ``choose_fsigenz_settings.py``
-  (``FSIGENZ_CHOSEN_ON_VALIDATION``), in float32 — the headline, the counterpart of the baseline's
+  (the best trial of ``results/fsigenz_settings_search.json``, or of ``..._cuda.json`` on CUDA where
+  that search was run there), in float32 — the headline, the counterpart of the baseline's
   budget chosen on validation;
 - ``fsigenz_bf16``: the same with ``scc.use_bf16: true``, where the CPU has native bf16 (or on CUDA);
 - ``fsigenz_configured``: with the project's settings for the ``synthetic`` namespace (conf/base),
@@ -51,6 +52,7 @@ import time
 from pathlib import Path
 
 import harness
+from choose_fsigenz_settings import chosen_overrides
 
 DATASET = dict(
     n_seen_classes=100, n_unseen_classes=25, n_val_classes=25, attribute_dim=64, feature_dim=256,
@@ -68,14 +70,6 @@ GENERATIVE_RUNS = {
 QUICK_GENERATIVE = dict(generator_hidden_dim=128, critic_hidden_dim=128, generator_steps=100,
                         n_synthetic_per_class=50, classifier_epochs=3)
 QUICK_FSIGENZ = {"scc": {"n_steps": 100, "eval_every": 25}}
-# FSIGenZ's settings for DATASET, chosen on validation H (calibrated) by choose_fsigenz_settings.py
-# (benchmarks/results/fsigenz_settings_search.json): the best of its 30 trials.
-FSIGENZ_CHOSEN_ON_VALIDATION = {
-    "msas": {"enabled": False},
-    "prototypes": {"n_prototypes": 20},
-    "scc": {"encoder_hidden": 256, "scorer_hidden": 256, "learning_rate": 0.003457337100377569,
-            "beta": 0.10251423780320809, "batch_size": 64, "n_steps": 2000},
-}
 BF16_FSIGENZ = {"scc": {"use_bf16": True}}
 
 
@@ -142,7 +136,9 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
     dataset_parameters = {**(QUICK_DATASET if quick else DATASET), **(dataset_overrides or {})}
     dataset = make_synthetic_benchmark(**dataset_parameters)
     configured = deep_merge({"fsigenz": QUICK_FSIGENZ} if quick else {}, {"fsigenz": {"scc": {"device": device}}})
-    chosen = deep_merge({"fsigenz": FSIGENZ_CHOSEN_ON_VALIDATION}, configured)
+    # FSIGenZ's settings for DATASET, chosen on validation H by choose_fsigenz_settings.py
+    chosen_settings, chosen_from = chosen_overrides(device)
+    chosen = deep_merge({"fsigenz": chosen_settings}, configured)
     runs = [("fsigenz", "fsigenz", chosen)]
     if bf16:
         runs.append(("fsigenz_bf16", "fsigenz", deep_merge(chosen, {"fsigenz": BF16_FSIGENZ})))
@@ -193,6 +189,7 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
         "dataset": {**dataset_parameters, **_sizes(dataset)},
         "device": device,
         "threads": harness.torch_threads(),
+        "fsigenz_settings_from": str(chosen_from.relative_to(harness.PROJECT_ROOT)),
         **results,
         "fsigenz_vs_generative_speedup": speedup("fsigenz"),
         "fsigenz_bf16_vs_generative_speedup": speedup("fsigenz_bf16"),
