@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     benchmarks = dict(previous.get("benchmarks", {}))
 
     load_before = harness.load_average()
+    git = _git()  # before the runs: feature_extraction rewrites a tracked results file
     started = time.perf_counter()
     scratch = harness.RESULTS / ".scratch"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "load_average_before": load_before,
         "load_average_after": harness.load_average(),
-        "git": _git(),
+        "git": git,
         "command": " ".join(["python", "benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])]),
         "benchmarks": {name: benchmarks[name] for name in SCRIPTS if name in benchmarks},
     }
