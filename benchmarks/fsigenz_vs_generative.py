@@ -147,8 +147,7 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
         generative = {**refinement, **(QUICK_GENERATIVE if quick else {}), **(generative_overrides or {})}
         generative["device"] = device  # both methods on the same device
         runs.append((label, "fclswgan", {"fclswgan": generative}))
-    if device.startswith("cuda"):
-        _warm_up(device, bf16)
+    _warm_up(device, bf16)
     results = {}
     for label, method, overrides in runs:
         print(f"[fsigenz_vs_generative] running {label} ...", flush=True)
@@ -201,8 +200,9 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
 
 
 def _warm_up(device: str, bf16: bool) -> None:
-    """Untimed runs of both methods on the small data set, so that no timed run pays for the CUDA
-    context, the cuBLAS handles, the first CUDA graph capture or lazy module loading."""
+    """Untimed runs of both methods on the small data set, so that no timed run pays for importing
+    torch and the pipeline modules (about 2 s, which only the first run of a process would pay) or,
+    on CUDA, for the context, the cuBLAS handles and the first CUDA graph capture."""
     from fsigenz.data.synthetic import make_synthetic_benchmark
     from fsigenz.methods.registry import deep_merge
 
