@@ -92,7 +92,7 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
 
     from fsigenz.data.synthetic import make_synthetic_benchmark
     from fsigenz.experiments.tuning import apply_setting, parse_search_space, suggest_setting, validation_score
-    from fsigenz.methods.scc import bf16_supported
+    from fsigenz.device import bf16_supported
     from fsigenz_vs_generative import DATASET
 
     harness.use_all_cores()

@@ -111,7 +111,7 @@ def run_method(dataset, method: str, extra_overrides: dict) -> dict:
 def _bf16_available(device: str) -> bool:
     import torch
 
-    from fsigenz.methods.scc import bf16_supported
+    from fsigenz.device import bf16_supported
 
     return bf16_supported(torch.device(device))
 

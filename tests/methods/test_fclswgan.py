@@ -144,27 +144,6 @@ def test_monitor_is_called_every_eval_every_steps_and_at_the_end(problem):
     assert len(method.loss_history_["classifier"]) == 40
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        # (C, m) instead of (m, C): the attribute dimension is read as the number of classes.
-        (lambda t: {"class_attributes": t.class_attributes.T}, r"task\.class_attributes: expected \(m, 40\)"),
-        (lambda t: {"class_attributes": t.class_attributes[:, :-1]}, r"task\.class_attributes: expected \(m, 40\)"),
-        (lambda t: {"labels": t.labels[:-1]}, r"task\.labels: expected \(1800,\)"),
-        (lambda t: {"features": t.features[0]}, r"task\.features: expected a non-empty \(N, d\) matrix"),
-        (lambda t: {"labels": np.where(t.labels == t.labels[0], t.unseen_classes[0], t.labels)},
-         r"task\.labels: expected only seen classes"),
-        (lambda t: {"unseen_classes": np.append(t.unseen_classes[1:], t.seen_classes[0])},
-         r"exactly once"),
-    ],
-)
-def test_invalid_task_raises_a_clear_error(problem, change, message):
-    task, _, _ = problem
-    bad_task = dataclasses.replace(task, **change(task))
-    with pytest.raises(ValueError, match=message):
-        FeatureGeneratingGANClassifier(**TINY_SETTINGS).fit(bad_task)
-
-
 def test_decision_function_rejects_a_feature_dimension_mismatch(fitted, problem):
     _, test_features, _ = problem
     with pytest.raises(ValueError, match=r"features: expected an \(N, 64\) matrix.*got shape \(300, 63\)"):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import unseen_accuracy
+from tests.methods.problems import unseen_accuracy
 from fsigenz.methods.fsigenz import FSIGenZClassifier
 
 SMALL_SCC = dict(encoder_hidden=64, scorer_hidden=64, batch_size=32, n_steps=300, device="cpu")
@@ -31,7 +31,7 @@ def test_fitted_pieces_are_exposed(fitted, synthetic_problem):
     assert np.linalg.norm(fitted.prototypes_, axis=2) == pytest.approx(
         fitted.prototype_generator_.target_norm_, rel=1e-5
     )
-    assert fitted.loss_history_.shape == (300,)
+    assert fitted.loss_history_["classifier"].shape == (300,)
 
 
 def test_scores_classes_given_at_prediction_time(fitted, synthetic_problem):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import unseen_accuracy
+from tests.methods.problems import unseen_accuracy
 from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.ncm import NearestClassMeanClassifier
 

@@ -84,7 +84,7 @@ def test_same_seed_is_bit_for_bit_repeatable():
     features = problem[0]
     first_scores = first.decision_function(features)
     np.testing.assert_array_equal(first_scores, second.decision_function(features))
-    np.testing.assert_array_equal(first.loss_history_, second.loss_history_)
+    np.testing.assert_array_equal(first.loss_history_["classifier"], second.loss_history_["classifier"])
     assert not np.array_equal(first_scores, other.decision_function(features))
 
 
@@ -99,7 +99,7 @@ def test_monitor_calls_history_and_restore_best():
     model = SemanticContrastiveClassifier(n_steps=12, eval_every=5, restore_best=True, **SMALL)
     model.fit(*problem, monitor=monitor)
     assert [step for step, _ in model.monitor_history_] == [5, 10, 12]
-    assert model.loss_history_.shape == (12,) and np.all(np.isfinite(model.loss_history_))
+    assert model.loss_history_["classifier"].shape == (12,) and np.all(np.isfinite(model.loss_history_["classifier"]))
     assert model.best_step_ == 10 and model.best_score_ == pytest.approx(0.9)
     np.testing.assert_array_equal(model.decision_function(problem[0]), snapshots[10])
 
@@ -108,7 +108,7 @@ def test_patience_stops_early():
     problem = _training_problem()
     model = SemanticContrastiveClassifier(n_steps=50, eval_every=2, patience=2, **SMALL)
     model.fit(*problem, monitor=lambda step, _: 1.0 if step == 2 else 0.0)
-    assert model.n_steps_ == 6 and model.loss_history_.shape == (6,)
+    assert model.n_steps_ == 6 and model.loss_history_["classifier"].shape == (6,)
 
 
 def test_new_class_columns_can_be_scored():
@@ -148,7 +148,7 @@ def test_bf16_autocast_trains_and_scores():
         model.fit(*problem)
     scores = model.decision_function(problem[0])
     assert scores.dtype == np.float32 and np.all(np.isfinite(scores))
-    assert np.all(np.isfinite(model.loss_history_))
+    assert np.all(np.isfinite(model.loss_history_["classifier"]))
 
 
 def test_pairwise_scorer_gradients_match_finite_differences():
@@ -236,7 +236,7 @@ def test_cuda_graph_training_takes_the_same_steps_as_eager(use_bf16):
     assert graphed.cuda_graph_batch_lengths_ == [3, 7]
     assert graphed.n_steps_ == eager.n_steps_ == 60
     tolerance = 2e-2 if use_bf16 else 1e-4  # the same kernels; bf16 leaves room for GEMM algorithms
-    np.testing.assert_allclose(graphed.loss_history_, eager.loss_history_, rtol=tolerance, atol=1e-5)
+    np.testing.assert_allclose(graphed.loss_history_["classifier"], eager.loss_history_["classifier"], rtol=tolerance, atol=1e-5)
     np.testing.assert_allclose(  # accuracies: within one sample
         monitor_values[True], monitor_values[False], atol=1 / len(classes) + 1e-9
     )

@@ -37,7 +37,7 @@ def benchmark():
     return dataset, int(dataset.unseen_classes[0])
 
 
-def train_without(dataset, removed: int, estimator) -> ZeroShotClassifier:
+def train_without(dataset, removed: int, method_name: str, estimator) -> ZeroShotClassifier:
     """Fit ``estimator`` on trainval as if class ``removed`` did not exist at all (no attributes, no images)."""
     keep = np.setdiff1d(np.arange(dataset.n_classes), [removed])
     position = np.full(dataset.n_classes, -1)
@@ -52,7 +52,7 @@ def train_without(dataset, removed: int, estimator) -> ZeroShotClassifier:
     )
     estimator.fit(task)
     return ZeroShotClassifier(
-        method_name=type(estimator).__name__,
+        method_name=method_name,
         estimator=estimator,
         class_names=tuple(np.asarray(dataset.class_names)[keep]),
         seen_classes=task.seen_classes,
@@ -69,13 +69,13 @@ def train_without(dataset, removed: int, estimator) -> ZeroShotClassifier:
 @pytest.fixture(scope="module")
 def eszsl_model(benchmark):
     dataset, removed = benchmark
-    return train_without(dataset, removed, ESZSL(feature_regularization=1.0, attribute_regularization=1.0))
+    return train_without(dataset, removed, "eszsl", ESZSL(feature_regularization=1.0, attribute_regularization=1.0))
 
 
 @pytest.fixture(scope="module")
 def fsigenz_model(benchmark):
     dataset, removed = benchmark
-    return train_without(dataset, removed, FSIGenZClassifier(l2_normalize=True, scc=TINY_SCC))
+    return train_without(dataset, removed, "fsigenz", FSIGenZClassifier(l2_normalize=True, scc=TINY_SCC))
 
 
 def class_table(names, attributes: np.ndarray) -> pd.DataFrame:

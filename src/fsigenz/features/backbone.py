@@ -36,6 +36,8 @@ import timm
 import torch
 from timm.data import create_transform, resolve_model_data_config
 
+from fsigenz.device import resolve_device
+
 DEFAULT_MODEL = "vit_base_patch16_224.augreg_in1k"
 RANDOM_INIT_SEED = 0
 HUB_PROBE_TIMEOUT_S = 0.8
@@ -90,19 +92,6 @@ class Backbone:
             data_config=dict(self.data_config),
             identity=dict(self.identity),
         )
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU; otherwise a torch device string (``cpu``, ``cuda:1``)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} requested, but torch sees no CUDA device")
-    return resolved
 
 
 def _hub_offline() -> bool:

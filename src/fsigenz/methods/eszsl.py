@@ -35,10 +35,6 @@ class ESZSL:
         return 0
 
     def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "ESZSL":
-        if task.features.shape[0] != task.labels.shape[0]:
-            raise ValueError(
-                f"task.labels: expected {task.features.shape[0]} labels, got {task.labels.shape[0]}"
-            )
         self.centering_ = FeatureCentering(self.l2_normalize).fit(task.features)
         x = self.centering_.transform(task.features).astype(np.float64).T  # (d, N)
         seen = np.asarray(task.seen_classes)

@@ -41,7 +41,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fsigenz.device import resolve_device, synchronize
 from fsigenz.methods.base import Monitor, ZeroShotTask
+from fsigenz.methods.early_stopping import MONITORED_LOSS, EarlyStopping, LossHistory
 from fsigenz.methods.preprocessing import FeatureCentering
 
 # Output activations of the generator, by name. "none" keeps the output linear (centred features).
@@ -59,18 +61,6 @@ FINAL_CLASSIFIER_BETAS = (0.5, 0.999)
 
 # Rows per forward pass at synthesis and inference time: bounds memory, not a modelling choice.
 _ROWS_PER_CHUNK = 16384
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so that wall-clock timings measure the work, not its launch."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _initialise_linear_layers(module: nn.Module, generator: torch.Generator) -> None:
@@ -117,66 +107,6 @@ class _ConditionalCritic(nn.Module):
         return self.layers(torch.cat([features, attributes], dim=1)).squeeze(1)
 
 
-def _validate_task(task: ZeroShotTask) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Check a task's shapes and indices once, at the boundary; return its arrays in canonical dtypes."""
-    features = np.asarray(task.features, dtype=np.float32)
-    labels = np.asarray(task.labels)
-    class_attributes = np.asarray(task.class_attributes, dtype=np.float32)
-    seen_classes = np.asarray(task.seen_classes)
-    unseen_classes = np.asarray(task.unseen_classes)
-
-    if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] == 0:
-        raise ValueError(f"task.features: expected a non-empty (N, d) matrix, got shape {features.shape}")
-    if class_attributes.ndim != 2 or 0 in class_attributes.shape:
-        raise ValueError(
-            f"task.class_attributes: expected a non-empty (m, C) matrix (one column per class), "
-            f"got shape {class_attributes.shape}"
-        )
-    n_samples, n_classes = features.shape[0], class_attributes.shape[1]
-    if labels.shape != (n_samples,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"task.labels: expected ({n_samples},) integer class indices (one per row of task.features), "
-            f"got shape {labels.shape} and dtype {labels.dtype}"
-        )
-    class_sets = (("task.seen_classes", seen_classes), ("task.unseen_classes", unseen_classes))
-    for name, classes in class_sets:
-        if classes.ndim != 1 or classes.size == 0 or not np.issubdtype(classes.dtype, np.integer):
-            raise ValueError(
-                f"{name}: expected a non-empty 1-D array of integer class indices, "
-                f"got shape {classes.shape} and dtype {classes.dtype}"
-            )
-    n_task_classes = seen_classes.size + unseen_classes.size
-    if n_classes != n_task_classes:
-        transposed = class_attributes.shape[0] == n_task_classes
-        raise ValueError(
-            f"task.class_attributes: expected (m, {n_task_classes}), one column per class "
-            f"({seen_classes.size} seen + {unseen_classes.size} unseen), got shape {class_attributes.shape}"
-            + (" -- transposed?" if transposed else "")
-        )
-    for name, classes in class_sets:
-        if classes.min() < 0 or classes.max() >= n_classes:
-            raise ValueError(
-                f"{name}: expected indices in [0, {n_classes}) (C = columns of task.class_attributes), "
-                f"got values in [{classes.min()}, {classes.max()}]"
-            )
-    if np.union1d(seen_classes, unseen_classes).size != n_classes:
-        raise ValueError(
-            "task.seen_classes and task.unseen_classes: expected each class index in "
-            f"[0, {n_classes}) exactly once across the two, got duplicates or overlap"
-        )
-    not_seen = np.setdiff1d(labels, seen_classes)
-    if not_seen.size:
-        raise ValueError(
-            f"task.labels: expected only seen classes {np.sort(seen_classes)}, got labels {not_seen} as well"
-        )
-    if not (np.isfinite(features).all() and np.isfinite(class_attributes).all()):
-        raise ValueError("task.features / task.class_attributes: expected finite values, got NaN or inf")
-    return (
-        features, labels.astype(np.int64), class_attributes,
-        seen_classes.astype(np.int64), unseen_classes.astype(np.int64),
-    )
-
-
 class FeatureGeneratingGANClassifier:
     """f-CLSWGAN (Xian et al. 2018): WGAN-GP feature synthesis for unseen classes + a softmax GZSL classifier.
 
@@ -214,6 +144,9 @@ class FeatureGeneratingGANClassifier:
         model selection chooses on validation and sets for the final fit). ``classifier_batch_size`` also serves the pre-training.
     eval_every:
         ``monitor(step, self)`` is called every ``eval_every`` steps of the final classifier, and after its last.
+    patience:
+        With a monitor, stop the final classifier after this many calls without improvement (``None``: never);
+        the contract of :mod:`fsigenz.methods.early_stopping`, as for the SCC.
     seed:
         Seeds weight initialisation, noise and batch order; a given seed is bit-for-bit reproducible on CPU.
     device:
@@ -227,10 +160,12 @@ class FeatureGeneratingGANClassifier:
         their task class indices.
     timings_: seconds spent in ``seen_classifier_pretraining``, ``generator_training``, ``synthesis``,
         ``classifier_training``.
-    loss_history_: per-update losses — ``seen_classifier``, ``critic``, ``wasserstein_distance``,
-        ``gradient_penalty`` (last critic update before each generator update), ``generator_adversarial``,
-        ``generator_classification``, ``classifier``.
-    monitor_history_: list of ``(step, value)`` returned by the monitor.
+    loss_history_: per-update losses (a :data:`~fsigenz.methods.early_stopping.LossHistory` of float64 arrays) —
+        ``seen_classifier``, ``critic``, ``wasserstein_distance``, ``gradient_penalty`` (last critic update before
+        each generator update), ``generator_adversarial``, ``generator_classification``, ``classifier`` (the
+        monitored one).
+    monitor_history_: list of ``(step, value)`` returned by the monitor; best_step_ / best_score_ (with a numeric
+        monitor).
     n_classes_, n_features_, n_attributes_, device_.
     """
 
@@ -258,6 +193,7 @@ class FeatureGeneratingGANClassifier:
         classifier_learning_rate: float = 1e-3,
         classifier_batch_size: int = 128,
         eval_every: int = 50,
+        patience: int | None = None,
         seed: int = 0,
         device: str = "auto",
     ) -> None:
@@ -282,6 +218,7 @@ class FeatureGeneratingGANClassifier:
         self.classifier_learning_rate = classifier_learning_rate
         self.classifier_batch_size = classifier_batch_size
         self.eval_every = eval_every
+        self.patience = patience
         self.seed = seed
         self.device = device
 
@@ -303,6 +240,8 @@ class FeatureGeneratingGANClassifier:
             positive_ints["noise_dim"] = self.noise_dim
         if self.classifier_steps is not None:
             positive_ints["classifier_steps"] = self.classifier_steps
+        if self.patience is not None:
+            positive_ints["patience"] = self.patience
         for name, value in positive_ints.items():
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
@@ -331,9 +270,11 @@ class FeatureGeneratingGANClassifier:
     def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "FeatureGeneratingGANClassifier":
         """Pre-train the seen classifier, train the WGAN-GP, synthesise unseen features, train the GZSL softmax."""
         self._validate_hyperparameters()
-        features, labels, class_attributes, seen_classes, unseen_classes = _validate_task(task)
+        features, labels = task.features, task.labels  # validated by ZeroShotTask itself
+        class_attributes = task.class_attributes.astype(np.float32)
+        seen_classes, unseen_classes = task.seen_classes, task.unseen_classes
 
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         self.device_ = device
         self.n_classes_ = class_attributes.shape[1]
         self.n_features_ = features.shape[1]
@@ -341,8 +282,10 @@ class FeatureGeneratingGANClassifier:
         self.seen_classes_ = seen_classes
         self.unseen_classes_ = unseen_classes
         self.timings_: dict[str, float] = {}
-        self.loss_history_: dict[str, list[float]] = {}
-        self.monitor_history_: list[tuple[int, float | None]] = []
+        self.loss_history_: LossHistory = {}
+        self.monitor_history_: list[tuple[int, object]] = []
+        self.best_step_: int | None = None
+        self.best_score_: float | None = None
 
         # One CPU generator seeds all weights; one on the device draws noise and batches.
         init_rng = torch.Generator().manual_seed(self.seed)
@@ -369,19 +312,19 @@ class FeatureGeneratingGANClassifier:
             learning_rate=self.seen_classifier_learning_rate, betas=SEEN_CLASSIFIER_BETAS,
         )
         self.seen_classifier_.requires_grad_(False).eval()
-        _synchronize(device)
+        synchronize(device)
         self.timings_["seen_classifier_pretraining"] = time.perf_counter() - start
 
         start = time.perf_counter()
         self._train_gan(real_features, real_labels, real_seen_positions, attributes_by_class, init_rng, sample_rng)
-        _synchronize(device)
+        synchronize(device)
         self.timings_["generator_training"] = time.perf_counter() - start
 
         start = time.perf_counter()
         synthetic_features, synthetic_labels = self._synthesise(
             torch.from_numpy(unseen_classes).to(device), attributes_by_class, sample_rng
         )
-        _synchronize(device)
+        synchronize(device)
         self.timings_["synthesis"] = time.perf_counter() - start
         self.synthetic_features_ = synthetic_features.cpu().numpy()
         self.synthetic_labels_ = synthetic_labels.cpu().numpy()
@@ -390,7 +333,7 @@ class FeatureGeneratingGANClassifier:
         self.classifier_ = nn.Linear(self.n_features_, self.n_classes_)
         _initialise_linear_layers(self.classifier_, init_rng)
         self.classifier_.to(device)
-        self.loss_history_["classifier"] = self._train_softmax(
+        self.loss_history_[MONITORED_LOSS] = self._train_softmax(
             self.classifier_,
             torch.cat([real_features, synthetic_features]),
             torch.cat([real_labels, synthetic_labels]),
@@ -400,7 +343,7 @@ class FeatureGeneratingGANClassifier:
             betas=FINAL_CLASSIFIER_BETAS, monitor=monitor,
         )
         self.classifier_.requires_grad_(False).eval()
-        _synchronize(device)
+        synchronize(device)
         # Includes the monitor's own time when one is given.
         self.timings_["classifier_training"] = time.perf_counter() - start
         return self
@@ -409,13 +352,17 @@ class FeatureGeneratingGANClassifier:
         self, classifier: nn.Linear, features: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, *,
         epochs: int, steps: int | None, batch_size: int, learning_rate: float,
         betas: tuple[float, float], monitor: Monitor | None = None,
-    ) -> list[float]:
+    ) -> np.ndarray:
         """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
-        at every pass. Returns the loss of every step."""
+        at every pass; with a ``monitor``, stopped early after ``patience`` calls without improvement.
+        Returns the loss of every step run."""
         optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
         n_rows = features.shape[0]
         steps_per_epoch = math.ceil(n_rows / batch_size)
         total_steps = epochs * steps_per_epoch if steps is None else steps
+        stopping = EarlyStopping(self.eval_every, total_steps, self.patience)
+        if monitor is not None:
+            self.monitor_history_ = stopping.history
         losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
         step = 0
         while step < total_steps:
@@ -427,17 +374,16 @@ class FeatureGeneratingGANClassifier:
                 optimiser.step()
                 losses[step] = loss.detach()
                 step += 1
-                if monitor is not None and (step % self.eval_every == 0 or step == total_steps):
-                    self._call_monitor(monitor, step, classifier)
+                if monitor is not None and stopping.due(step):
+                    classifier.eval()
+                    stopping.record(step, monitor(step, self))
+                    classifier.train()
+                    self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+                    if stopping.should_stop:
+                        total_steps = step
                 if step == total_steps:
                     break
-        return losses.tolist()
-
-    def _call_monitor(self, monitor: Monitor, step: int, classifier: nn.Module) -> None:
-        classifier.eval()
-        value = monitor(step, self)
-        classifier.train()
-        self.monitor_history_.append((step, None if value is None else float(value)))
+        return losses[:step].cpu().numpy().astype(np.float64)
 
     def _train_gan(
         self, real_features: torch.Tensor, real_labels: torch.Tensor, real_seen_positions: torch.Tensor,
@@ -507,7 +453,7 @@ class FeatureGeneratingGANClassifier:
         self.critic_.eval()
         for name, values in zip(
             ("critic", "wasserstein_distance", "gradient_penalty", "generator_adversarial", "generator_classification"),
-            history.tolist(),
+            history.cpu().numpy().astype(np.float64),
         ):
             self.loss_history_[name] = values
 

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from fsigenz.methods.base import Monitor, ZeroShotTask
+from fsigenz.methods.early_stopping import LossHistory
 from fsigenz.methods.msas import MSAS
 from fsigenz.methods.preprocessing import FeatureCentering
 from fsigenz.methods.prototypes import PrototypeGenerator
@@ -53,37 +54,6 @@ def constructor_defaults(estimator_class: type) -> dict[str, Any]:
         for name, parameter in signature.parameters.items()
         if name != "self" and parameter.default is not inspect.Parameter.empty
     }
-
-
-def validate_task(task: ZeroShotTask) -> None:
-    """Check the shapes of a :class:`ZeroShotTask` once, with messages naming the field."""
-    features = np.asarray(task.features)
-    if features.ndim != 2 or features.shape[0] == 0:
-        raise ValueError(
-            f"task.features: expected a non-empty (N, d) matrix, got shape {features.shape}"
-        )
-    labels = np.asarray(task.labels)
-    if labels.shape != (features.shape[0],):
-        raise ValueError(
-            f"task.labels: expected shape ({features.shape[0]},) to match task.features, "
-            f"got {labels.shape}"
-        )
-    attributes = np.asarray(task.class_attributes)
-    if attributes.ndim != 2:
-        raise ValueError(
-            f"task.class_attributes: expected an (m, C) matrix, one column per class, got shape "
-            f"{attributes.shape}"
-        )
-    n_classes = attributes.shape[1]
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(
-            f"task.labels: expected integer class indices in 0..{n_classes - 1}, got dtype "
-            f"{labels.dtype}, range [{labels.min()}, {labels.max()}]"
-        )
-    seen_mask = np.zeros(n_classes, dtype=bool)
-    seen_mask[np.asarray(task.seen_classes, dtype=np.int64)] = True
-    if not np.all(seen_mask[labels]):
-        raise ValueError("task.labels: every training label must be one of task.seen_classes")
 
 
 @dataclass
@@ -119,7 +89,6 @@ def fit_prototype_phase(
     classes and generate the unseen classes' prototypes — or take ``prototypes`` (L, P, d), centred,
     in ``task.unseen_classes`` order. The generator is fitted even then: it makes prototypes for
     classes added after training. ``n_prototypes: 0`` gives (L, 0, d) prototypes (TCN)."""
-    validate_task(task)
     seen = np.asarray(task.seen_classes, dtype=np.int64)
     unseen = np.asarray(task.unseen_classes, dtype=np.int64)
     labels = np.asarray(task.labels, dtype=np.int64)
@@ -211,7 +180,7 @@ class FSIGenZClassifier:
         return self.scc_.monitor_history_
 
     @property
-    def loss_history_(self) -> np.ndarray:
+    def loss_history_(self) -> LossHistory:
         return self.scc_.loss_history_
 
     def _fit_phase_one(

@@ -1,14 +1,12 @@
 """Registry of zero-shot methods: a name in the parameters → an estimator.
 
-Each entry says how to build the estimator from its parameter block, which parameter sets its
-training length (for early stopping on validation; ``None`` for closed-form methods), and whether
-its final fit consumes the prototype table of the ``prototypes`` pipeline.
+Each entry says how to build the estimator from its parameter block and declares what the method
+can do, so that no caller probes an estimator (``inspect.signature``, ``hasattr``) to find out.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,10 +26,26 @@ def deep_merge(base: dict, override: dict | None) -> dict:
 
 @dataclass(frozen=True)
 class MethodSpec:
+    """A method of the registry and its capabilities.
+
+    - ``build``: the estimator from its (resolved) parameter block;
+    - ``steps_parameter``: dotted parameter that sets its training length, chosen by early stopping on
+      validation (``None`` for closed-form methods);
+    - ``uses_prototypes``: its fit takes ``prototypes=`` (L, P, d), the table of the ``prototypes`` pipeline;
+    - ``extends`` / ``inherits``: the parameter block this one refines, and which of its keys it takes
+      (``None``: all of them);
+    - ``accepts_new_classes``: ``decision_function(features, class_attributes=...)`` scores attribute
+      columns of classes it was not trained on;
+    - ``fine_tunes_new_classes``: it has ``with_new_classes(attributes, fine_tune_steps)``.
+    """
+
     build: Callable[[dict], ZeroShotMethod]
     steps_parameter: str | None = None
     uses_prototypes: bool = False
-    extends: str | None = None  # parameter block this one refines (e.g. tcn refines fsigenz)
+    extends: str | None = None
+    inherits: tuple[str, ...] | None = None
+    accepts_new_classes: bool = False
+    fine_tunes_new_classes: bool = False
 
 
 def _eszsl(params: dict) -> ZeroShotMethod:
@@ -49,9 +63,7 @@ def _fsigenz(params: dict) -> ZeroShotMethod:
 def _ncm(params: dict) -> ZeroShotMethod:
     from fsigenz.methods.ncm import NearestClassMeanClassifier
 
-    # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply
-    accepted = inspect.signature(NearestClassMeanClassifier).parameters
-    return NearestClassMeanClassifier(**{k: v for k, v in params.items() if k in accepted})
+    return NearestClassMeanClassifier(**params)
 
 
 def _fclswgan(params: dict) -> ZeroShotMethod:
@@ -61,10 +73,19 @@ def _fclswgan(params: dict) -> ZeroShotMethod:
 
 
 METHODS: dict[str, MethodSpec] = {
-    "fsigenz": MethodSpec(_fsigenz, steps_parameter="scc.n_steps", uses_prototypes=True),
-    "tcn": MethodSpec(_fsigenz, steps_parameter="scc.n_steps", extends="fsigenz"),
-    "eszsl": MethodSpec(_eszsl),
-    "ncm": MethodSpec(_ncm, uses_prototypes=True, extends="fsigenz"),
+    "fsigenz": MethodSpec(
+        _fsigenz, steps_parameter="scc.n_steps", uses_prototypes=True,
+        accepts_new_classes=True, fine_tunes_new_classes=True,
+    ),
+    "tcn": MethodSpec(
+        _fsigenz, steps_parameter="scc.n_steps", extends="fsigenz",
+        accepts_new_classes=True, fine_tunes_new_classes=True,
+    ),
+    "eszsl": MethodSpec(_eszsl, accepts_new_classes=True),
+    # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply
+    "ncm": MethodSpec(
+        _ncm, uses_prototypes=True, extends="fsigenz", inherits=("msas", "prototypes", "l2_normalize")
+    ),
     "fclswgan": MethodSpec(_fclswgan, steps_parameter="classifier_steps"),
 }
 
@@ -80,7 +101,10 @@ def method_parameters(name: str, parameter_blocks: dict[str, dict]) -> dict:
     spec = method_spec(name)
     own = dict(parameter_blocks.get(name) or {})
     if spec.extends:
-        return deep_merge(method_parameters(spec.extends, parameter_blocks), own)
+        base = method_parameters(spec.extends, parameter_blocks)
+        if spec.inherits is not None:
+            base = {key: value for key, value in base.items() if key in spec.inherits}
+        return deep_merge(base, own)
     return own
 
 

@@ -7,6 +7,8 @@ import time
 import numpy as np
 
 from fsigenz.data.dataset import ZeroShotDataset
+from fsigenz.methods.early_stopping import MONITORED_LOSS
+from fsigenz.methods.registry import method_spec
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.protocol import final_protocol
 
@@ -42,10 +44,10 @@ def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier
         points = [{"step": int(p["step"]), "value": float(p[name])} for p in best_curve]
         if len(points) > 1:
             history[f"validation_curve.{name}"] = points
-    loss = getattr(trained_model.estimator, "loss_history_", None)
-    if isinstance(loss, dict):  # methods with several losses: the final classifier's
-        loss = loss.get("classifier")
-    if loss is not None and len(loss):
+    # iterative methods keep their losses by name (fsigenz.methods.early_stopping): the monitored one
+    iterative = method_spec(trained_model.method_name).steps_parameter is not None
+    loss = trained_model.estimator.loss_history_[MONITORED_LOSS] if iterative else []
+    if len(loss):
         history["train_loss"] = _windowed_mean(np.asarray(loss, dtype=np.float64))
     return report, history
 

@@ -1,0 +1,27 @@
+"""The capability flags declared on the method registry are true of the estimators they build."""
+
+import inspect
+
+import pytest
+
+from fsigenz.methods.registry import METHODS, build_method, method_parameters
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_declared_capabilities_match_the_estimator(name):
+    spec = METHODS[name]
+    estimator = build_method(name, {})
+    scores_new_classes = "class_attributes" in inspect.signature(estimator.decision_function).parameters
+    assert spec.accepts_new_classes == scores_new_classes
+    assert spec.fine_tunes_new_classes == callable(getattr(estimator, "with_new_classes", None))
+    if spec.uses_prototypes:  # tcn could take prototypes too, but it trains without them
+        assert "prototypes" in inspect.signature(estimator.fit).parameters
+    if spec.steps_parameter:  # iterative: it early-stops on a monitor
+        assert "monitor" in inspect.signature(estimator.fit).parameters
+
+
+def test_ncm_takes_only_the_inherited_keys_of_the_fsigenz_block():
+    blocks = {"fsigenz": {"msas": {"weight": 2.0}, "scc": {"beta": 0.3}, "l2_normalize": True},
+              "ncm": {"metric": "euclidean"}}
+    assert method_parameters("ncm", blocks) == {"msas": {"weight": 2.0}, "l2_normalize": True, "metric": "euclidean"}
+    assert method_parameters("tcn", blocks)["scc"] == {"beta": 0.3}
