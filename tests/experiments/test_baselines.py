@@ -24,6 +24,7 @@ def linear_problem(n_seen=12, n_unseen=4, n_attributes=10, dim=32, per_class=30,
 def test_tcn_without_prototypes_beats_chance(single_torch_thread):
     task, unseen_features, unseen_labels = linear_problem()
     tcn = FSIGenZClassifier(
+        preset="paper",
         prototypes={"n_prototypes": 0},
         scc={"encoder_hidden": 64, "scorer_hidden": 64, "batch_size": 32, "n_steps": 300, "device": "cpu"},
     ).fit(task)

@@ -59,7 +59,7 @@ def test_scc_and_fclswgan_share_the_monitor_contract_and_the_loss_history_type(s
     scc = dict(encoder_hidden=16, scorer_hidden=16, batch_size=32, n_steps=100, eval_every=10,
                patience=3, device="cpu")
     fsigenz_calls, fclswgan_calls = [], []
-    fsigenz = FSIGenZClassifier(prototypes={"n_prototypes": 2}, scc=scc).fit(
+    fsigenz = FSIGenZClassifier(prototypes={"n_prototypes": 2}, scc=scc, preset="paper").fit(
         task, monitor=_falling_monitor(fsigenz_calls)
     )
     settings = {**TINY_SETTINGS, "classifier_steps": 100, "eval_every": 10, "patience": 3}
@@ -72,3 +72,21 @@ def test_scc_and_fclswgan_share_the_monitor_contract_and_the_loss_history_type(s
         assert isinstance(method.loss_history_[MONITORED_LOSS], np.ndarray)
         assert method.loss_history_[MONITORED_LOSS].shape == (40,)
         assert (method.best_step_, method.monitor_history_[0]) == (10, (10, 0.1))
+
+
+def test_an_anchored_scc_is_also_judged_before_its_first_step(synthetic_problem):
+    """With an anchor the untrained classifier is the prototypes' own scorer: a candidate at step 0."""
+    scc = dict(encoder_hidden=16, scorer_hidden=16, batch_size=32, n_steps=100, eval_every=10,
+               patience=3, device="cpu")
+    calls = []
+
+    def best_before_training(step, method):
+        calls.append(step)
+        return 1.0 / (1 + step)
+
+    fsigenz = FSIGenZClassifier(prototypes={"n_prototypes": 2}, scc=scc, preset="anchored").fit(
+        synthetic_problem.task, monitor=best_before_training
+    )
+    assert calls == [0, 10, 20, 30]
+    assert fsigenz.scc_.best_step_ == 0
+    assert fsigenz.loss_history_[MONITORED_LOSS].shape == (30,)

@@ -56,7 +56,7 @@ def test_tcn_baseline_without_prototypes_and_monitor_receives_the_classifier(syn
         return unseen_accuracy(scores, synthetic_problem)
 
     model = FSIGenZClassifier(
-        prototypes={"n_prototypes": 0}, scc={**SMALL_SCC, "n_steps": 40, "eval_every": 20}
+        prototypes={"n_prototypes": 0}, scc={**SMALL_SCC, "n_steps": 40, "eval_every": 20}, preset="paper"
     )
     model.fit(synthetic_problem.task, monitor=monitor)
     assert model.prototypes_.shape == (4, 0, 32) and model.n_synthetic_per_class == 0

@@ -11,6 +11,18 @@ The pipeline of the method notes, in order:
 
 With ``prototypes={"n_prototypes": 0}`` no prototype is generated and the SCC learns from real
 samples with similarity targets only: the TCN baseline.
+
+Two presets choose the classifier of step 5 (docs/method.md, "The default classifier"):
+
+- ``anchored`` (the default, not the paper's): the SCC's logits are added to a fixed prior, the
+  scaled similarity of the sample to each class's reference (seen class mean, or nearest unseen
+  prototype — the nearest-class-mean baseline's score); the SCC starts at zero, so training starts
+  from the prototypes and early stopping on validation can only keep what improves on them. It is
+  trained with a softmax over all classes against the DPSR targets, on class-balanced batches, and
+  each prototype row borrows a real row's offset from its class mean (unseen classes as clouds).
+- ``paper``: the SCC alone, grouped BCE over pairs, uniform batches — the method as published.
+
+A preset sets the keys listed in :data:`PRESETS`; settings given explicitly override them.
 """
 
 from __future__ import annotations
@@ -25,11 +37,26 @@ from fsigenz.methods.base import Monitor, ZeroShotTask
 from fsigenz.methods.early_stopping import LossHistory
 from fsigenz.methods.msas import MSAS
 from fsigenz.methods.preprocessing import FeatureCentering
+from fsigenz.methods.prototype_scores import AGGREGATES, METRICS, ReferenceScores
 from fsigenz.methods.prototypes import PrototypeGenerator
 from fsigenz.methods.scc import SemanticContrastiveClassifier
 from fsigenz.methods.similarity import build_target_tables, class_similarity
 
 DPSR_DEFAULTS: dict[str, Any] = {"enabled": True, "phi": 1.0, "clip": 1e-3}
+# The anchor: prior logits = scale · reference_scores(x) (metric, aggregate as the NCM baseline's).
+ANCHOR_DEFAULTS: dict[str, Any] = {"enabled": False, "scale": 10.0, "metric": "cosine", "aggregate": "max"}
+# What each preset sets (under the user's explicit settings).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "anchored": {
+        "anchor": {"enabled": True},
+        "scc": {"loss": "softmax", "sampling": "class_balanced", "prototype_variation": True},
+    },
+    "paper": {
+        "anchor": {"enabled": False},
+        "scc": {"loss": "grouped_bce", "sampling": "uniform", "prototype_variation": False},
+    },
+}
+DEFAULT_PRESET = "anchored"
 
 
 def merge_settings(
@@ -140,6 +167,13 @@ class FSIGenZClassifier:
         ``phi`` (ridge penalty ϕ of the similarity), ``clip`` (entries below are zeroed).
     scc:
         :class:`~fsigenz.methods.scc.SemanticContrastiveClassifier` settings.
+    anchor:
+        ``enabled`` (add the SCC's logits to the prior ``scale`` · reference score), ``scale``,
+        ``metric`` (cosine | euclidean) and ``aggregate`` (max | mean over an unseen class's
+        prototypes), as :func:`~fsigenz.methods.prototype_scores.reference_scores`.
+    preset:
+        ``"anchored"`` (default) or ``"paper"``: the values of :data:`PRESETS` under the explicit
+        ``anchor`` and ``scc`` settings.
     l2_normalize:
         L2-normalise features after centring.
 
@@ -157,13 +191,24 @@ class FSIGenZClassifier:
         prototypes: Mapping[str, Any] | None = None,
         dpsr: Mapping[str, Any] | None = None,
         scc: Mapping[str, Any] | None = None,
+        anchor: Mapping[str, Any] | None = None,
+        preset: str = DEFAULT_PRESET,
         l2_normalize: bool = False,
     ) -> None:
         self.msas = msas
         self.prototypes = prototypes
         self.dpsr = dpsr
         self.scc = scc
+        self.anchor = anchor
+        self.preset = preset
         self.l2_normalize = l2_normalize
+
+    def _settings(self, group: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` over the preset's values over ``defaults`` (unknown keys refused)."""
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {self.preset!r}")
+        preset_values = merge_settings(group, PRESETS[self.preset].get(group), defaults)
+        return merge_settings(group, given, preset_values)
 
     @property
     def n_synthetic_per_class(self) -> int:
@@ -224,10 +269,15 @@ class FSIGenZClassifier:
         in the centred feature space, replacing the generated ones (e.g. to compare generators).
         """
         dpsr_settings = merge_settings("dpsr", self.dpsr, DPSR_DEFAULTS)
-        scc_settings = merge_settings(
-            "scc", self.scc, constructor_defaults(SemanticContrastiveClassifier)
-        )
+        scc_settings = self._settings("scc", self.scc, constructor_defaults(SemanticContrastiveClassifier))
+        self.anchor_ = self._settings("anchor", self.anchor, ANCHOR_DEFAULTS)
+        _validate_anchor(self.anchor_)
         features, labels = self._fit_phase_one(task, prototypes)
+        if self.anchor_["enabled"] and self.prototypes_.shape[1] == 0 and len(self.unseen_classes_):
+            raise ValueError(
+                "anchor.enabled: the anchored classifier needs prototypes of the unseen classes "
+                "(prototypes.n_prototypes >= 1); use preset 'paper' without prototypes (TCN)"
+            )
         seen, unseen = self.seen_classes_, self.unseen_classes_
 
         if dpsr_settings["enabled"]:
@@ -256,8 +306,24 @@ class FSIGenZClassifier:
             self.adjusted_attributes_,
             self.targets_,
             monitor=scc_monitor,
+            anchor=self._anchor(),
         )
         return self
+
+    def _anchor(self, references: tuple[np.ndarray, ...] | None = None) -> ReferenceScores | None:
+        """The anchor (prior logits: scaled reference scores), or None when it is off.
+
+        ``references``: (class_means, seen_classes, prototypes, unseen_classes) to score against
+        instead of the fitted ones (classes added after training)."""
+        anchor = getattr(self, "anchor_", None)
+        if not anchor or not anchor["enabled"]:
+            return None
+        class_means, seen, prototypes, unseen = references or (
+            self.prototype_generator_.class_means_, self.seen_classes_, self.prototypes_, self.unseen_classes_
+        )
+        return ReferenceScores(
+            class_means, seen, prototypes, unseen, anchor["metric"], anchor["aggregate"], float(anchor["scale"])
+        )
 
     def with_new_classes(self, new_class_attributes: np.ndarray, fine_tune_steps: int = 100) -> "FSIGenZClassifier":
         """A copy that also covers classes given only by raw attributes (m, L'): refreshed prototypes
@@ -311,7 +377,8 @@ class FSIGenZClassifier:
         row_is_prototype = np.concatenate([np.zeros(len(seen), dtype=bool), np.ones(len(rows) - len(seen), dtype=bool)])
         refreshed.scc_.n_steps = int(fine_tune_steps)
         refreshed.scc_.fit(
-            rows, row_classes, row_is_prototype, refreshed.adjusted_attributes_, refreshed.targets_, warm_start=True
+            rows, row_classes, row_is_prototype, refreshed.adjusted_attributes_, refreshed.targets_,
+            warm_start=True, anchor=refreshed._anchor(),
         )
         return refreshed
 
@@ -326,5 +393,35 @@ class FSIGenZClassifier:
         """
         if not hasattr(self, "scc_"):
             raise RuntimeError("FSIGenZClassifier.decision_function called before fit")
-        adjusted = None if class_attributes is None else self.msas_.transform(class_attributes)
-        return self.scc_.decision_function(self.centering_.transform(features), adjusted)
+        centred = self.centering_.transform(features)
+        if class_attributes is None:
+            return self.scc_.decision_function(centred)
+        adjusted = self.msas_.transform(class_attributes)
+        references = self._references_for(adjusted)
+        return self.scc_.decision_function(centred, adjusted, None if references is None else self._anchor(references))
+
+    def _references_for(self, adjusted_attributes: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """Anchor references of arbitrary classes (adjusted attribute columns): a trained seen
+        class keeps its class mean, every other class gets prototypes from the fitted generator."""
+        if not getattr(self, "anchor_", {}).get("enabled"):
+            return None
+        seen_columns = self.adjusted_attributes_[:, self.seen_classes_]
+        matches = np.all(np.isclose(adjusted_attributes[:, :, None], seen_columns[:, None, :]), axis=0)
+        is_seen = matches.any(axis=1)
+        seen = np.flatnonzero(is_seen)
+        unseen = np.flatnonzero(~is_seen)
+        class_means = self.prototype_generator_.class_means_[matches[is_seen].argmax(axis=1)]
+        prototypes, _ = self.prototype_generator_.generate(adjusted_attributes[:, unseen])
+        return class_means, seen, prototypes, unseen
+
+
+def _validate_anchor(anchor: Mapping[str, Any]) -> None:
+    if not isinstance(anchor["enabled"], (bool, np.bool_)):
+        raise ValueError(f"anchor.enabled: expected true or false, got {anchor['enabled']!r}")
+    scale = anchor["scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError(f"anchor.scale: expected a number > 0, got {scale!r}")
+    if anchor["metric"] not in METRICS:
+        raise ValueError(f"anchor.metric: expected one of {list(METRICS)}, got {anchor['metric']!r}")
+    if anchor["aggregate"] not in AGGREGATES:
+        raise ValueError(f"anchor.aggregate: expected one of {list(AGGREGATES)}, got {anchor['aggregate']!r}")

@@ -15,26 +15,8 @@ import numpy as np
 from fsigenz.methods.base import Monitor, ZeroShotTask
 from fsigenz.methods.fsigenz import constructor_defaults, fit_prototype_phase, merge_settings
 from fsigenz.methods.msas import MSAS
+from fsigenz.methods.prototype_scores import AGGREGATES, METRICS, reference_scores
 from fsigenz.methods.prototypes import PrototypeGenerator
-
-METRICS = ("cosine", "euclidean")
-AGGREGATES = ("max", "mean")
-
-
-def _similarities(features: np.ndarray, references: np.ndarray, metric: str) -> np.ndarray:
-    """(N, R): cosine similarity, or negative squared Euclidean distance, of rows to references."""
-    if metric == "cosine":
-        tiny = np.finfo(np.float64).tiny
-        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), tiny)
-        reference_norms = np.linalg.norm(references, axis=1, keepdims=True)
-        references = references / np.maximum(reference_norms, tiny)
-        return features @ references.T
-    squared = (
-        (features**2).sum(axis=1, keepdims=True)
-        - 2.0 * features @ references.T
-        + (references**2).sum(axis=1)[None, :]
-    )
-    return -squared
 
 
 class NearestClassMeanClassifier:
@@ -122,14 +104,7 @@ class NearestClassMeanClassifier:
         """Scores (N, C): similarity to the class mean (seen) or to the prototypes (unseen)."""
         if not hasattr(self, "class_means_"):
             raise RuntimeError("NearestClassMeanClassifier.decision_function called before fit")
-        features = self.centering_.transform(features).astype(np.float64)
-        scores = np.empty((features.shape[0], self.n_classes_), dtype=np.float32)
-        scores[:, self.seen_classes_] = _similarities(features, self.class_means_, self.metric)
-        n_unseen, n_per_class, dim = self.prototypes_.shape
-        if n_unseen:
-            per_prototype = _similarities(
-                features, self.prototypes_.reshape(-1, dim).astype(np.float64), self.metric
-            ).reshape(features.shape[0], n_unseen, n_per_class)
-            combine = np.max if self.aggregate == "max" else np.mean
-            scores[:, self.unseen_classes_] = combine(per_prototype, axis=2)
-        return scores
+        return reference_scores(
+            self.centering_.transform(features), self.class_means_, self.seen_classes_,
+            self.prototypes_, self.unseen_classes_, self.metric, self.aggregate,
+        )

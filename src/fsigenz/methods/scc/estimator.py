@@ -16,16 +16,19 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from fsigenz.device import bf16_supported, resolve_device
+from fsigenz.methods.prototype_scores import ReferenceScores
 from fsigenz.methods.early_stopping import MONITORED_LOSS, EarlyStopping, LossHistory
 from fsigenz.methods.scc.cuda_graph import CudaGraphTrainingStep
 from fsigenz.methods.scc.kernel import ScoringWorkspace
-from fsigenz.methods.scc.loss import grouped_bce_loss
+from fsigenz.methods.scc.loss import LOSSES, grouped_bce_loss, soft_target_cross_entropy
 from fsigenz.methods.scc.network import SemanticContrastiveNetwork
 from fsigenz.methods.similarity import SimilarityTargets
 
 SCCMonitor = Callable[[int, "SemanticContrastiveClassifier"], Any]
+SAMPLINGS = ("uniform", "class_balanced")
 
 
 class SemanticContrastiveClassifier:
@@ -42,8 +45,20 @@ class SemanticContrastiveClassifier:
     learning_rate, weight_decay:
         Adam settings.
     batch_size:
-        Training rows (real samples and prototypes mixed, drawn uniformly without replacement per
-        epoch) per step; each row is scored against all C classes.
+        Training rows (real samples and prototypes mixed) per step; each row is scored against all
+        C classes.
+    loss:
+        ``"grouped_bce"`` (the paper's: L_S + β L_U over independent pairs) or ``"softmax"``
+        (cross-entropy over all classes against the DPSR targets as a distribution), :mod:`.loss`.
+    sampling:
+        ``"uniform"`` (the paper's: epochs of a seeded permutation of all rows) or
+        ``"class_balanced"`` (each step draws rows with replacement so that every class, seen or
+        unseen, is equally likely: an unseen class's few prototype rows weigh as much as a seen
+        class's many images).
+    prototype_variation:
+        Give each prototype row, every time it is drawn, the offset of a random real row from its
+        class mean (x_j − m_{y_j}): unseen classes are then trained as clouds with the seen
+        classes' within-class spread instead of as points [choice, docs/method.md].
     n_steps:
         Optimiser steps (the training length; choose it on validation through ``monitor``).
     eval_every:
@@ -90,6 +105,9 @@ class SemanticContrastiveClassifier:
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 128,
+        loss: str = "grouped_bce",
+        sampling: str = "uniform",
+        prototype_variation: bool = False,
         n_steps: int = 500,
         eval_every: int = 50,
         restore_best: bool = False,
@@ -108,6 +126,9 @@ class SemanticContrastiveClassifier:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
+        self.loss = loss
+        self.sampling = sampling
+        self.prototype_variation = prototype_variation
         self.n_steps = n_steps
         self.eval_every = eval_every
         self.restore_best = restore_best
@@ -131,7 +152,11 @@ class SemanticContrastiveClassifier:
             raise ValueError(f"n_steps: expected an integer >= 0, got {self.n_steps!r}")
         if self.patience is not None and (int(self.patience) != self.patience or self.patience < 1):
             raise ValueError(f"patience: expected None or an integer >= 1, got {self.patience!r}")
-        for name in ("use_bf16", "use_cuda_graph"):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {list(LOSSES)}, got {self.loss!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling: expected one of {list(SAMPLINGS)}, got {self.sampling!r}")
+        for name in ("use_bf16", "use_cuda_graph", "prototype_variation"):
             if not isinstance(getattr(self, name, False), (bool, np.bool_)):
                 raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         threads = self.num_threads
@@ -225,6 +250,7 @@ class SemanticContrastiveClassifier:
         targets: SimilarityTargets,
         monitor: SCCMonitor | None = None,
         warm_start: bool = False,
+        anchor: ReferenceScores | None = None,
     ) -> "SemanticContrastiveClassifier":
         """Train on rows ``features`` (N, d) of class ``sample_classes`` (N,) in 0..C-1.
 
@@ -233,13 +259,21 @@ class SemanticContrastiveClassifier:
         ``monitor(step, self)`` is called every ``eval_every`` steps; its return values are kept
         in ``monitor_history_``. ``warm_start`` continues from the fitted network (fine-tuning, e.g.
         on classes added after training; the class set may differ) instead of a fresh one.
+
+        ``anchor``: fixed prior logits of a row (the class-reference scores of
+        :class:`~fsigenz.methods.prototype_scores.ReferenceScores`) that the network's output is
+        added to, in training and in :meth:`decision_function`. The network then learns a
+        correction: a fresh network's output layer starts at zero, so before the first step the
+        classifier scores exactly the prior, and a monitor is also called at step 0 (the prior
+        itself is a candidate for early stopping).
         """
         self._validate_parameters()
         if warm_start and not hasattr(self, "network_"):
             raise RuntimeError("warm_start: the classifier has not been fitted yet")
         with self._threads():
             return self._fit(
-                features, sample_classes, is_prototype, class_attributes, targets, monitor, warm_start
+                features, sample_classes, is_prototype, class_attributes, targets, monitor, warm_start,
+                anchor,
             )
 
     def _fit(
@@ -251,11 +285,17 @@ class SemanticContrastiveClassifier:
         targets: SimilarityTargets,
         monitor: SCCMonitor | None,
         warm_start: bool = False,
+        anchor: ReferenceScores | None = None,
     ) -> "SemanticContrastiveClassifier":
         features, sample_classes, is_prototype, class_attributes = self._validate_training_rows(
             features, sample_classes, is_prototype, class_attributes, targets
         )
-        self._set_up_network(features, class_attributes, warm_start)
+        if anchor is not None and anchor.n_classes != targets.n_classes:
+            raise ValueError(
+                f"anchor: scores {anchor.n_classes} classes, the target tables {targets.n_classes}"
+            )
+        self._set_up_network(features, class_attributes, warm_start, residual=anchor is not None)
+        self.anchor_ = None if anchor is None else anchor.to(self.device_)
         run_step = self._training_step(features, sample_classes, is_prototype, targets)
         stopping = EarlyStopping(int(self.eval_every), int(self.n_steps), self.patience)
         self.monitor_history_ = stopping.history
@@ -263,9 +303,16 @@ class SemanticContrastiveClassifier:
         self.best_score_: float | None = None
         self.n_steps_ = 0
         losses = torch.zeros(int(self.n_steps), device=self.device_)
-        batches = self._batch_order(features.shape[0])
+        batches = self._batch_order(sample_classes, is_prototype)
         best_state = None
 
+        if monitor is not None and self.anchor_ is not None:  # step 0: the anchor alone
+            self.network_.eval()
+            self.loss_history_ = {MONITORED_LOSS: np.zeros(0, dtype=np.float32)}
+            stopping.record(0, monitor(0, self))
+            self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+            if self.restore_best and self.best_step_ == 0:
+                best_state = copy.deepcopy(self.network_.state_dict())
         self.network_.train()
         for step in range(1, int(self.n_steps) + 1):
             losses[step - 1] = run_step(next(batches))
@@ -291,9 +338,10 @@ class SemanticContrastiveClassifier:
         return self
 
     def _set_up_network(
-        self, features: np.ndarray, class_attributes: np.ndarray, warm_start: bool
+        self, features: np.ndarray, class_attributes: np.ndarray, warm_start: bool, residual: bool
     ) -> None:
-        """Resolve the device and precision; build a fresh network (seeded) unless warm-starting."""
+        """Resolve the device and precision; build a fresh network (seeded) unless warm-starting;
+        a ``residual`` network (added to prior logits) starts with a zero output layer."""
         self.device_ = resolve_device(self.device)
         self.use_bf16_ = bool(self.use_bf16) and bf16_supported(self.device_)
         if self.use_bf16 and not self.use_bf16_:
@@ -313,6 +361,9 @@ class SemanticContrastiveClassifier:
                     scorer_hidden=int(self.scorer_hidden),
                     negative_slope=float(self.negative_slope),
                 )
+                if residual:
+                    nn.init.zeros_(self.network_.scorer_output.weight)
+                    nn.init.zeros_(self.network_.scorer_output.bias)
         self.network_ = self.network_.to(self.device_)
         self.loss_history_ = {MONITORED_LOSS: np.zeros(0, dtype=np.float32)}
 
@@ -333,6 +384,10 @@ class SemanticContrastiveClassifier:
         seen_group = torch.from_numpy(targets.seen_group.astype(np.float32)).to(device)
         unseen_group = torch.from_numpy(targets.unseen_group.astype(np.float32)).to(device)
         class_rows = self._class_rows(None)
+        offsets = None
+        if self.prototype_variation:
+            offsets = torch.from_numpy(_offsets_from_class_means(features, sample_classes, is_prototype)).to(device)
+        anchor = self.anchor_
         use_graph = device.type == "cuda" and bool(getattr(self, "use_cuda_graph", False))
         optimizer = torch.optim.Adam(
             self.network_.parameters(),
@@ -343,17 +398,30 @@ class SemanticContrastiveClassifier:
         workspace = ScoringWorkspace()  # the step's large blocks, reused from step to step
 
         def train_on(batch: torch.Tensor) -> torch.Tensor:
-            """One optimiser step on the rows ``batch`` (gradients already cleared)."""
+            """One optimiser step on the rows ``batch`` (gradients already cleared); a (B, 2)
+            batch pairs each row with the real row whose offset a prototype row borrows."""
+            if batch.dim() == 2:
+                batch, donors = batch[:, 0], batch[:, 1]
             kinds, classes = row_kinds[batch], row_classes[batch]
+            inputs = rows[batch]
+            if self.prototype_variation:
+                inputs = inputs + kinds[:, None].to(inputs.dtype) * offsets[donors]
             with self._autocast():
-                logits = self.network_(rows[batch], class_rows, workspace)
-            loss = grouped_bce_loss(
-                logits,
-                target_table[kinds, classes],
-                seen_group[kinds],
-                unseen_group[kinds],
-                float(self.beta),
-            )
+                logits = self.network_(inputs, class_rows, workspace)
+            if anchor is not None:
+                logits = logits.float() + anchor(inputs)
+            if self.loss == "softmax":
+                loss = soft_target_cross_entropy(
+                    logits, target_table[kinds, classes], classes, float(self.beta)
+                )
+            else:
+                loss = grouped_bce_loss(
+                    logits,
+                    target_table[kinds, classes],
+                    seen_group[kinds],
+                    unseen_group[kinds],
+                    float(self.beta),
+                )
             loss.backward()
             optimizer.step()
             return loss.detach()
@@ -367,22 +435,47 @@ class SemanticContrastiveClassifier:
 
         return eager_step
 
-    def _batch_order(self, n_rows: int) -> Iterator[torch.Tensor]:
-        """Batches of row indices on the device: epochs of a seeded permutation, ``batch_size``
-        rows at a time (the last batch of an epoch may be shorter)."""
+    def _batch_order(self, sample_classes: np.ndarray, is_prototype: np.ndarray) -> Iterator[torch.Tensor]:
+        """Batches of row indices on the device. ``uniform``: epochs of a seeded permutation,
+        ``batch_size`` rows at a time (the last batch of an epoch may be shorter).
+        ``class_balanced``: ``batch_size`` rows drawn with replacement, row i with probability
+        1 / (C_present · n_class(i)), so every class present is equally likely. With
+        ``prototype_variation`` each batch is (B, 2): the rows and, per row, a random real row."""
         order_generator = torch.Generator().manual_seed(int(self.seed))
+        n_rows = sample_classes.shape[0]
         batch_size = min(int(self.batch_size), n_rows)
+        real_rows = torch.from_numpy(np.flatnonzero(~is_prototype))
+        for batch in self._row_batches(sample_classes, batch_size, order_generator):
+            if self.prototype_variation:
+                drawn = torch.randint(len(real_rows), (len(batch),), generator=order_generator)
+                batch = torch.stack([batch, real_rows[drawn]], dim=1)
+            yield batch.to(self.device_)
+
+    def _row_batches(
+        self, sample_classes: np.ndarray, batch_size: int, order_generator: torch.Generator
+    ) -> Iterator[torch.Tensor]:
+        n_rows = sample_classes.shape[0]
+        if self.sampling == "class_balanced":
+            class_sizes = np.bincount(sample_classes)
+            weights = torch.from_numpy(1.0 / class_sizes[sample_classes])
+            while True:
+                yield torch.multinomial(weights, batch_size, replacement=True, generator=order_generator)
         while True:
-            order = torch.randperm(n_rows, generator=order_generator).to(self.device_)
+            order = torch.randperm(n_rows, generator=order_generator)
             for position in range(0, n_rows, batch_size):
                 yield order[position : position + batch_size]
 
     # ------------------------------------------------------------------ inference
     def decision_function(
-        self, features: np.ndarray, class_attributes: np.ndarray | None = None
+        self,
+        features: np.ndarray,
+        class_attributes: np.ndarray | None = None,
+        anchor: ReferenceScores | None = None,
     ) -> np.ndarray:
         """Logits (N, C) float32 of ``features`` (N, d) against the training classes, or against the
-        columns of ``class_attributes`` (m, C') — already adjusted — when given."""
+        columns of ``class_attributes`` (m, C') — already adjusted — when given; plus the anchor's
+        scores when the classifier was fitted with one (``anchor`` replaces the fitted one, and
+        must be given with ``class_attributes``: it scores the same C' classes)."""
         if not hasattr(self, "network_"):
             raise RuntimeError("SemanticContrastiveClassifier.decision_function called before fit")
         features = np.ascontiguousarray(features, dtype=np.float32)
@@ -390,6 +483,11 @@ class SemanticContrastiveClassifier:
             raise ValueError(
                 f"features: expected (N, {self.n_features_in_}), got shape {features.shape}"
             )
+        if anchor is None and class_attributes is not None and getattr(self, "anchor_", None) is not None:
+            raise ValueError("anchor: scoring other classes than the fitted ones needs their anchor")
+        anchor = anchor if anchor is not None else getattr(self, "anchor_", None)
+        if anchor is not None:
+            anchor = anchor.to(self.device_)
         was_training = self.network_.training
         self.network_.eval()
         workspace = ScoringWorkspace()  # one set of chunk-sized blocks for every chunk
@@ -405,15 +503,33 @@ class SemanticContrastiveClassifier:
                 for start in range(0, n_samples, sample_chunk):
                     stop = min(start + sample_chunk, n_samples)
                     block = torch.from_numpy(features[start:stop]).to(self.device_)
+                    prior = None if anchor is None else anchor(block).float()
                     for class_start in range(0, n_classes, class_chunk):
                         class_stop = min(class_start + class_chunk, n_classes)
                         logits = self.network_.score(
                             block, embeddings[class_start:class_stop], workspace
                         )
-                        scores[start:stop, class_start:class_stop] = logits.float().cpu().numpy()
+                        logits = logits.float()
+                        if prior is not None:
+                            logits = logits + prior[:, class_start:class_stop]
+                        scores[start:stop, class_start:class_stop] = logits.cpu().numpy()
         finally:
             self.network_.train(was_training)
         return scores
+
+
+def _offsets_from_class_means(
+    features: np.ndarray, sample_classes: np.ndarray, is_prototype: np.ndarray
+) -> np.ndarray:
+    """(N, d) float32: each real row minus the mean of its class's real rows (0 for prototypes)."""
+    real = ~is_prototype
+    n_classes = int(sample_classes.max()) + 1
+    sums = np.zeros((n_classes, features.shape[1]))
+    np.add.at(sums, sample_classes[real], features[real])
+    counts = np.maximum(np.bincount(sample_classes[real], minlength=n_classes), 1)
+    offsets = np.zeros_like(features)
+    offsets[real] = features[real] - (sums / counts[:, None])[sample_classes[real]]
+    return offsets
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ def select_on_validation(dataset: ZeroShotDataset, model: dict, overrides: dict,
     for key, value in result.setting.items():
         final_parameters = set_nested(final_parameters, key, value)
     steps_parameter = method_spec(config.method).steps_parameter
-    if steps_parameter and result.best_step:
+    if steps_parameter and result.best_step is not None:  # 0: the untrained (anchored) model won
         final_parameters = set_nested(final_parameters, steps_parameter, result.best_step)
     logger.info(
         "Selected on validation: %s, step %s, gamma %.4g -> %s",
