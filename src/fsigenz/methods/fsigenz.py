@@ -49,11 +49,13 @@ ANCHOR_DEFAULTS: dict[str, Any] = {"enabled": False, "scale": 10.0, "metric": "c
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "anchored": {
         "anchor": {"enabled": True},
-        "scc": {"loss": "softmax", "sampling": "class_balanced", "prototype_variation": True},
+        # a correction of the anchor, so smaller steps than the paper's: chosen on validation
+        # (benchmarks/classifier_diagnosis.py; docs/classifier_diagnosis.md)
+        "scc": {"loss": "softmax", "sampling": "class_balanced", "prototype_variation": True, "learning_rate": 3e-4},
     },
     "paper": {
         "anchor": {"enabled": False},
-        "scc": {"loss": "grouped_bce", "sampling": "uniform", "prototype_variation": False},
+        "scc": {"loss": "grouped_bce", "sampling": "uniform", "prototype_variation": False, "learning_rate": 1e-3},
     },
 }
 DEFAULT_PRESET = "anchored"
