@@ -41,7 +41,8 @@ def test_benchmark_configuration_is_the_kedro_runs():
     # what the benchmarks run is the namespace's resolved configuration, with their own settings on top
     configuration = harness.method_configuration("fsigenz", "synthetic", {"fsigenz": {"scc": {"beta": 0.45}}})
     assert configuration.method == "fsigenz" and configuration.settings["scc"]["beta"] == 0.45
-    assert configuration.settings["scc"]["encoder_hidden"] == 256  # synthetic's per-dataset default
+    per_dataset = harness.project_parameters()["synthetic"]["fsigenz"]["scc"]
+    assert configuration.settings["scc"]["encoder_hidden"] == per_dataset["encoder_hidden"]  # synthetic's own
     assert harness.method_configuration("ncm", "synthetic").prototype_method == "ncm"
 
 

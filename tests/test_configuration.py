@@ -74,7 +74,8 @@ def test_conf_local_beats_per_dataset_defaults_and_loses_to_the_command_line(tmp
     parameters = project_parameters(tmp_path, "fsigenz.scc.beta=0.3", local)
     settings = resolve_project(parameters, "synthetic").settings["scc"]
     assert settings["encoder_hidden"] == 48 and settings["beta"] == 0.3
-    assert settings["n_steps"] == 1500  # synthetic's other defaults stay
+    per_dataset = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_datasets.yml").read_text())["synthetic"]
+    assert settings["n_steps"] == per_dataset["fsigenz"]["scc"]["n_steps"]  # synthetic's other defaults stay
 
 
 @pytest.mark.parametrize("command_line, message", [

@@ -103,7 +103,8 @@ def test_two_workers_share_a_study_and_the_next_run_trains_with_the_best(tmp_pat
     loader = OmegaConfigLoader(conf_source=str(project / "conf"), runtime_params={"model": {"method": "ncm"}, **runtime},
                                **CONFIG_LOADER_ARGS)
     parameters = loader["parameters"]
-    assert parameters["synthetic"]["fsigenz"]["scc"]["encoder_hidden"] == 256  # the rest of synthetic stays
+    per_dataset = yaml.safe_load((project / "conf/base/parameters_datasets.yml").read_text())["synthetic"]
+    assert parameters["synthetic"]["fsigenz"] == per_dataset["fsigenz"]  # the rest of synthetic stays
     config = resolve_run_configuration(
         "synthetic", {name: parameters[name] for name in CONFIGURABLE_BLOCKS}, parameters["synthetic"],
         parameters["command_line"],
