@@ -44,6 +44,9 @@ def resolver_for(namespace: str) -> functools.partial:
         functools.partial(resolve_namespace_configuration, namespace), resolve_namespace_configuration
     )
     del resolver.__wrapped__  # its signature is the partial's, without ``namespace``
+    # string annotations cannot be evaluated on a partial (no __globals__): give Kedro's type-hint
+    # reader none, instead of a warning at every run (the node validates its inputs itself)
+    resolver.__annotations__ = {}
     return resolver
 
 
