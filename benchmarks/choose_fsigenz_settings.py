@@ -91,14 +91,14 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
     import torch
 
     from fsigenz.data.synthetic import make_synthetic_benchmark
-    from fsigenz.experiments.tuning import apply_setting, parse_search_space, suggest_setting, validation_score
+    from fsigenz.experiments.tuning import parse_search_space, suggest_setting, validation_score
     from fsigenz.device import bf16_supported
     from fsigenz_vs_generative import DATASET
 
     harness.use_all_cores()
     use_bf16 = device == "cpu" and bf16_supported(torch.device("cpu"))
     dataset = make_synthetic_benchmark(**DATASET)
-    configuration, model, _, _ = harness.method_configuration(
+    configuration = harness.method_configuration(
         "fsigenz", "synthetic", {"fsigenz": {"scc": {"n_steps": N_STEPS_BOUND, "use_bf16": use_bf16, "device": device}}}
     )
     dimensions = parse_search_space(SEARCH_SPACE)
@@ -108,8 +108,7 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
         setting = suggest_setting(trial, dimensions)
         setting.update({tied: setting[leader] for tied, leader in TIED.items()})
         started = time.perf_counter()
-        result = validation_score(dataset, "fsigenz", apply_setting(configuration.method_parameters, setting),
-                                  model["selection"])
+        result = validation_score(dataset, configuration, setting)
         metrics = result.validation_metrics
         trials.append({"setting": setting, "validation_h_calibrated": metrics["gzsl_h_cs"],
                        "validation_h": metrics["gzsl_h"], "best_step": result.best_step,

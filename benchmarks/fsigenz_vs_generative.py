@@ -79,17 +79,19 @@ def run_method(dataset, method: str, extra_overrides: dict) -> dict:
     from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
     from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
 
-    configuration, model, overrides, blocks = harness.method_configuration(method, "synthetic", extra_overrides)
+    from fsigenz.methods.registry import method_spec
+
+    configuration = harness.method_configuration(method, "synthetic", extra_overrides)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    uses_prototypes = method in ("fsigenz", "ncm")
-    table = generate_prototype_table(dataset, model, overrides, blocks["fsigenz"]) if uses_prototypes else None
+    uses_prototypes = method_spec(method).uses_prototypes
+    table = generate_prototype_table(dataset, configuration) if uses_prototypes else None
     seconds["prototypes"] = time.perf_counter() - start
     start = time.perf_counter()
-    selection = select_on_validation(dataset, model, overrides, **blocks)
+    selection = select_on_validation(dataset, configuration)
     seconds["selection"] = time.perf_counter() - start
     start = time.perf_counter()
-    trained = train_final_model(dataset, table, selection)
+    trained = train_final_model(dataset, table, selection, configuration)
     seconds["final_fit"] = time.perf_counter() - start
     start = time.perf_counter()
     report, _ = evaluate_on_test(dataset, trained, selection)
@@ -104,7 +106,7 @@ def run_method(dataset, method: str, extra_overrides: dict) -> dict:
         "validation_h_calibrated": selection["validation_metrics"].get("gzsl_h_cs"),
         "selected_step": selection["best_step"],
         "metrics": {k: v for k, v in report.items() if isinstance(v, float)},
-        "settings": configuration.method_parameters,
+        "settings": configuration.settings,
     }
 
 

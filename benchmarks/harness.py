@@ -301,8 +301,8 @@ def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> s
 # ------------------------------------------------------------------ project configuration
 def project_parameters() -> dict[str, Any]:
     """conf/base/parameters_*.yml merged key by key at every depth (a namespace such as ``sun`` has
-    its ``source`` in one file and its ``overrides`` in another). conf/local is left out, so that
-    the figures do not depend on one machine's local settings."""
+    its ``source`` in one file and its per-dataset defaults in another). conf/local is left out, so
+    that the figures do not depend on one machine's local settings."""
     import yaml
 
     from fsigenz.methods.registry import deep_merge
@@ -314,16 +314,16 @@ def project_parameters() -> dict[str, Any]:
 
 
 def method_configuration(method: str, namespace: str, extra_overrides: dict | None = None):
-    """The :class:`RunConfiguration` a ``kedro run`` of ``namespace`` would use for ``method``,
-    with ``extra_overrides`` merged over the namespace's own overrides."""
+    """The :class:`~fsigenz.configuration.RunConfiguration` a ``kedro run`` of ``namespace`` would use
+    with ``--params`` setting ``<namespace>.model.method=<method>`` and ``extra_overrides`` (blocks such
+    as ``{"fsigenz": {"scc": {...}}}``) for that namespace."""
+    from fsigenz.configuration import CONFIGURABLE_BLOCKS, resolve_run_configuration
     from fsigenz.methods.registry import deep_merge
-    from fsigenz.pipelines.configuration import METHOD_BLOCKS, resolve_configuration
 
     parameters = project_parameters()
-    overrides = deep_merge((parameters.get(namespace) or {}).get("overrides") or {}, extra_overrides)
-    model = {**parameters["model"], "method": method}
-    blocks = {name: parameters.get(name) or {} for name in METHOD_BLOCKS}
-    return resolve_configuration(model, overrides, blocks), model, overrides, blocks
+    command_line = {namespace: deep_merge({"model": {"method": method}}, extra_overrides)}
+    global_blocks = {name: parameters.get(name) or {} for name in CONFIGURABLE_BLOCKS}
+    return resolve_run_configuration(namespace, global_blocks, parameters.get(namespace) or {}, command_line)
 
 
 def torch_threads() -> int:

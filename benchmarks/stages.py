@@ -44,8 +44,8 @@ def _scc_flops_per_step(batch: int, n_classes: int, feature_dim: int, hidden: in
 
 
 def _parameters(namespace: str, quick: bool, device: str) -> dict:
-    configuration = harness.method_configuration("fsigenz", namespace)[0]
-    parameters = copy.deepcopy(configuration.method_parameters)
+    configuration = harness.method_configuration("fsigenz", namespace)
+    parameters = copy.deepcopy(configuration.settings)
     scc = parameters.setdefault("scc", {})
     scc["device"] = device
     if device.startswith("cuda"):

@@ -18,20 +18,32 @@ import run_all  # noqa: E402
 import scc_throughput  # noqa: E402
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_fsigenz_runs_with_the_best_trial_of_its_devices_search(device):
-    overrides, source = choose_fsigenz_settings.chosen_overrides(device)
-    expected = choose_fsigenz_settings.search_result_path(device)
-    assert source == (expected if expected.is_file() else choose_fsigenz_settings.search_result_path("cpu"))
-    search = json.loads(source.read_text())
-    assert search["name"] == "fsigenz_settings_search"
-    for dotted, value in search["best"]["setting"].items():
-        block, name = dotted.split(".")
-        assert overrides[block][name] == value, dotted
-    assert overrides["scc"]["n_steps"] == choose_fsigenz_settings.N_STEPS_BOUND
-    # the best trial is the one with the highest validation H of all recorded trials
-    best = max(t["validation_h_calibrated"] for t in search["trials"])
-    assert search["best"]["validation_h_calibrated"] == best
+def _write_search(path: Path, best: dict) -> None:
+    path.write_text(json.dumps({"name": "fsigenz_settings_search", "best": {"setting": best}, "trials": []}))
+
+
+def test_fsigenz_runs_with_the_best_trial_of_its_devices_search(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS", tmp_path)
+    _write_search(tmp_path / "fsigenz_settings_search.json", {"scc.beta": 0.3, "prototypes.n_prototypes": 7})
+    # no CUDA search yet: CUDA runs with the CPU search's best trial
+    overrides, source = choose_fsigenz_settings.chosen_overrides("cuda")
+    assert source == tmp_path / "fsigenz_settings_search.json"
+    assert overrides == {"scc": {"n_steps": choose_fsigenz_settings.N_STEPS_BOUND, "beta": 0.3},
+                         "prototypes": {"n_prototypes": 7}}
+    # once there is one, its own
+    _write_search(tmp_path / "fsigenz_settings_search_cuda.json", {"scc.beta": 0.6})
+    overrides, source = choose_fsigenz_settings.chosen_overrides("cuda")
+    assert source.name == "fsigenz_settings_search_cuda.json" and overrides["scc"]["beta"] == 0.6
+    assert choose_fsigenz_settings.chosen_overrides("cpu")[0]["scc"]["beta"] == 0.3
+
+
+def test_benchmark_configuration_is_the_kedro_runs():
+    # what the benchmarks run is the namespace's resolved configuration, with their own settings on top
+    configuration = harness.method_configuration("fsigenz", "synthetic", {"fsigenz": {"scc": {"beta": 0.45}}})
+    assert configuration.method == "fsigenz" and configuration.settings["scc"]["beta"] == 0.45
+    per_dataset = harness.project_parameters()["synthetic"]["fsigenz"]["scc"]
+    assert configuration.settings["scc"]["encoder_hidden"] == per_dataset["encoder_hidden"]  # synthetic's own
+    assert harness.method_configuration("ncm", "synthetic").prototype_method == "ncm"
 
 
 def test_speedup_goal_needs_equal_or_better_h():

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fsigenz.methods.base import ZeroShotMethod
-from fsigenz.methods.registry import METHODS, MethodSpec
+from fsigenz.methods.registry import METHODS
 
 
 @dataclass
@@ -53,11 +53,8 @@ class ZeroShotClassifier:
     def accepts_new_classes(self) -> bool:
         """Whether the method scores attribute columns of classes it was not trained on (declared on
         the method registry; a method outside the registry declares nothing)."""
-        return self._capabilities.accepts_new_classes
-
-    @property
-    def _capabilities(self) -> MethodSpec:
-        return METHODS.get(self.method_name) or MethodSpec(build=lambda params: None)
+        spec = METHODS.get(self.method_name)
+        return spec is not None and spec.accepts_new_classes
 
     def _metadata_field(self, key: str):
         if key not in self.metadata:
@@ -103,7 +100,8 @@ class ZeroShotClassifier:
             raise ValueError(f"names: already classes of the model: {clashing}")
         n_classes = len(self.class_names)
         if fine_tune_steps:
-            if not self._capabilities.fine_tunes_new_classes:
+            spec = METHODS.get(self.method_name)
+            if spec is None or not spec.fine_tunes_new_classes:
                 raise ValueError(f"fine_tune_steps: method '{self.method_name}' cannot be fine-tuned on new classes; fsigenz and tcn can")
             if self.added_class_attributes is not None:
                 raise ValueError("fine_tune_steps: refresh before adding classes without it, not after")

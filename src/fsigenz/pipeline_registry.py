@@ -23,6 +23,7 @@ from kedro_mlflow.pipeline import pipeline_ml_factory
 import fsigenz
 from fsigenz.pipelines import (
     classifier_training,
+    configuration,
     data_ingestion,
     evaluation,
     feature_extraction,
@@ -31,7 +32,7 @@ from fsigenz.pipelines import (
     prototype_visualisation,
     reporting,
 )
-from fsigenz.pipelines.configuration import METHOD_BLOCKS
+from fsigenz.configuration import CONFIGURABLE_BLOCKS
 
 GENERATED_NAMESPACES = ("synthetic",)
 FILE_NAMESPACES = ("cub", "awa2", "sun", "custom")
@@ -41,7 +42,7 @@ NOT_DATA = {"README.md", ".gitkeep"}
 # parameters shared by all namespaces (the rest, e.g. params:source, is per namespace)
 SHARED_PARAMETERS = {
     f"params:{name}": f"params:{name}"
-    for name in ("model", *METHOD_BLOCKS, "prototype_visualisation", "image_backbone")
+    for name in (*CONFIGURABLE_BLOCKS, "command_line", "prototype_visualisation", "image_backbone")
 }
 # the served model's request parameters, the same for every namespace
 INFERENCE_PARAMETERS = {name: name for name in inference.pipeline.PARAMETERS}
@@ -65,8 +66,16 @@ def available_namespaces(raw_data: Path = RAW_DATA) -> list[str]:
 
 
 def _per_namespace(base: Pipeline, namespaces: list[str]) -> Pipeline:
-    parameters = {k: v for k, v in SHARED_PARAMETERS.items() if k in base.inputs()}
-    return sum((Pipeline(base, namespace=ns, parameters=parameters) for ns in namespaces), Pipeline([]))
+    """``base`` once per namespace; where it reads ``run_configuration``, with the namespace's resolve node."""
+    namespaced = []
+    for ns in namespaces:
+        pipeline = base
+        if "run_configuration" in base.inputs():
+            pipeline = configuration.create_pipeline(ns) + base
+        shared = {**SHARED_PARAMETERS, f"params:{ns}": f"params:{ns}"}
+        parameters = {k: v for k, v in shared.items() if k in pipeline.inputs()}
+        namespaced.append(Pipeline(pipeline, namespace=ns, parameters=parameters))
+    return sum(namespaced, Pipeline([]))
 
 
 def _model_logging_pipeline(full: Pipeline, namespace: str) -> Pipeline:

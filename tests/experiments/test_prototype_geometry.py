@@ -78,12 +78,13 @@ def test_pipeline_node_writes_figure_report_and_metrics(small_synthetic, tmp_pat
     from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
     from fsigenz.pipelines.prototype_visualisation.nodes import visualise_prototypes
 
-    model = {"method": "fsigenz"}
-    fsigenz = {"prototypes": {"n_prototypes": 4}}
-    table = generate_prototype_table(small_synthetic, model, {}, fsigenz)
+    from fsigenz.configuration import resolve_run_configuration
+
+    config = resolve_run_configuration("synthetic", {"model": {"method": "fsigenz"}, "fsigenz": {"prototypes": {"n_prototypes": 4}}})
+    table = generate_prototype_table(small_synthetic, config)
     options = {"n_clusters": 3, "n_random_per_class": 20, "max_classes": 3, "max_features_per_class": 15, "perplexity": 10,
                "tsne_iterations": 250}
-    figure, report, metrics = visualise_prototypes(small_synthetic, table, model, {}, fsigenz, options)
+    figure, report, metrics = visualise_prototypes(small_synthetic, table, config, options)
     figure.savefig(tmp_path / "tsne.png")
     assert (tmp_path / "tsne.png").stat().st_size > 10_000
     assert len(report["per_class"]) == small_synthetic.unseen_classes.size  # numbers over every unseen class

@@ -22,8 +22,8 @@ def runs():
         {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(10.0, 20), "start": 0},  # superseded
         {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(44.0, 20, seconds_training=3.0), "start": 5},
         {"params": {"model.method": "fclswgan"}, "metrics": fake_metrics(40.0, 300, seconds_training=9.0, gan_seconds=5.0), "start": 6},
-        # the method set through the namespace's overrides wins over model.method
-        {"params": {"model.method": "fsigenz", "synthetic.overrides.model.method": "eszsl"},
+        # the method set for the namespace on the command line wins over model.method
+        {"params": {"model.method": "fsigenz", "command_line.synthetic.model.method": "eszsl"},
          "metrics": fake_metrics(36.0, 0, seconds_training=0.01), "start": 7, "tags": {"study": "baselines", "setting": "eszsl"}},
         {"params": {"model.method": "tcn"}, "metrics": fake_metrics(99.0, 0), "status": "FAILED", "start": 8},
         {"params": {"model.method": "fsigenz"}, "metrics": {}, "start": 9},  # e.g. the reporting run: no test metrics

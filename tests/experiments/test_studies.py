@@ -4,7 +4,6 @@ import yaml
 from fsigenz.experiments.studies import format_value, kedro_params, select_settings, study_settings
 from tests.conftest import PROJECT_ROOT
 
-OVERRIDABLE = ("model", "fsigenz", "tcn", "eszsl", "ncm", "fclswgan")
 
 
 def test_named_settings_and_sweeps_in_order():
@@ -34,15 +33,39 @@ def test_configured_studies_are_valid_and_cover_the_paper():
     assert methods == {"fsigenz", "tcn", "ncm", "eszsl", "fclswgan"}
 
 
-def test_params_go_through_each_namespace_overrides():
-    params = kedro_params({"fsigenz.dpsr.enabled": False, "model.method": "tcn", "synthetic.source.seed": 3},
-                          ["synthetic", "awa2"], OVERRIDABLE)
-    assert params.split(",") == [
-        "synthetic.overrides.fsigenz.dpsr.enabled=false", "awa2.overrides.fsigenz.dpsr.enabled=false",
-        "synthetic.overrides.model.method=tcn", "awa2.overrides.model.method=tcn",
-        "synthetic.source.seed=3",
-    ]
-    assert kedro_params({}, ["synthetic"], OVERRIDABLE) == ""
+def test_a_settings_values_reach_every_namespace_as_global_parameters(tmp_path):
+    from fsigenz.experiments.studies import StudySetting
+    from fsigenz.pipelines.studies.runner import setting_configurations
+
+    setting = StudySetting("n5", {"fsigenz.prototypes.n_prototypes": 5, "fsigenz.scc.n_steps": 60, "synthetic.source.seed": 3})
+    params = kedro_params(setting.overrides)
+    assert params.split(",") == ["fsigenz.prototypes.n_prototypes=5", "fsigenz.scc.n_steps=60", "synthetic.source.seed=3"]
+    assert kedro_params({}) == ""
+    # what the runs will resolve: the value under study beats synthetic's own n_steps default
+    configurations = setting_configurations(project_parameters(), setting, ["synthetic", "cub"])
+    assert {ns: c.settings["scc"]["n_steps"] for ns, c in configurations.items()} == {"synthetic": 60, "cub": 60}
+    assert configurations["synthetic"].n_prototypes == 5
+
+
+def test_a_setting_that_is_no_valid_configuration_fails_before_any_run():
+    from fsigenz.experiments.studies import StudySetting
+    from fsigenz.methods.settings import SettingsError
+    from fsigenz.pipelines.studies.runner import setting_configurations
+
+    with pytest.raises(SettingsError, match=r"fsigenz\.scc\.betaa: unknown setting"):
+        setting_configurations(project_parameters(), StudySetting("typo", {"fsigenz.scc.betaa": 0.3}), ["synthetic"])
+
+
+def project_parameters() -> dict:
+    import yaml
+
+    from fsigenz.methods.registry import deep_merge
+    from tests.conftest import PROJECT_ROOT
+
+    params: dict = {}
+    for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters_*.yml")):
+        params = deep_merge(params, yaml.safe_load(path.read_text()) or {})
+    return params
 
 
 def test_values_survive_kedro_params_parsing():

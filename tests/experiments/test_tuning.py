@@ -13,6 +13,7 @@ from fsigenz.experiments.tuning import (
     validation_score,
     write_tuned_parameters,
 )
+from fsigenz.configuration import resolve_run_configuration
 from tests.kedro_project import make_project
 
 # a small synthetic source and ESZSL: a trial takes a fraction of a second
@@ -50,8 +51,8 @@ def test_tuned_file_keeps_earlier_blocks(tmp_path):
     path = tmp_path / "conf/local/parameters_tuned.yml"
     write_tuned_parameters(path, tuned_parameters_block("awa2", "eszsl", {"feature_regularization": 10.0}))
     content = write_tuned_parameters(path, tuned_parameters_block("synthetic", "fsigenz", {"scc.beta": 0.5}))
-    assert content == {"awa2": {"overrides": {"eszsl": {"feature_regularization": 10.0}}},
-                       "synthetic": {"overrides": {"fsigenz": {"scc": {"beta": 0.5}}}}}
+    assert content == {"awa2": {"eszsl": {"feature_regularization": 10.0}},
+                       "synthetic": {"fsigenz": {"scc": {"beta": 0.5}}}}
     assert yaml.safe_load(path.read_text()) == content and path.read_text().startswith("# Written by the Optuna")
 
 
@@ -62,49 +63,68 @@ def test_validation_score_never_reads_the_test_split(small_synthetic):
         rows = small_synthetic.splits[split]
         features[rows] = rng.normal(size=(len(rows), features.shape[1])) * 100
     scrambled = dataclasses.replace(small_synthetic, features=features)
-    params = {"feature_regularization": 1.0, "attribute_regularization": 1.0}
-    first = validation_score(small_synthetic, "eszsl", params, {"metric": "gzsl_h"})
-    second = validation_score(scrambled, "eszsl", params, {"metric": "gzsl_h"})
+    config = resolve_run_configuration("synthetic", {"model": {"method": "eszsl"}})
+    first = validation_score(small_synthetic, config, {"feature_regularization": 3.0})
+    second = validation_score(scrambled, config, {"feature_regularization": 3.0})
     assert first.validation_metrics == second.validation_metrics
+    assert first.validation_metrics != validation_score(small_synthetic, config).validation_metrics
+
+
+def test_a_drawn_value_that_is_no_valid_setting_is_refused(small_synthetic):
+    config = resolve_run_configuration("synthetic", {"model": {"method": "eszsl"}})
+    with pytest.raises(ValueError, match=r"eszsl\.feature_regularisation: unknown setting"):
+        validation_score(small_synthetic, config, {"feature_regularisation": 3.0})
 
 
 @pytest.mark.slow
-def test_two_workers_share_a_study_and_the_next_run_picks_up_the_best(tmp_path):
+def test_two_workers_share_a_study_and_the_next_run_trains_with_the_best(tmp_path):
     from kedro.config import OmegaConfigLoader
 
-    from fsigenz.pipelines.configuration import METHOD_BLOCKS, resolve_configuration
+    from fsigenz.configuration import CONFIGURABLE_BLOCKS
+    from fsigenz.data.sources import load_source
+    from fsigenz.pipelines.classifier_training.nodes import select_on_validation, train_final_model
+    from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
     from fsigenz.pipelines.studies.tuning import tune
     from fsigenz.settings import CONFIG_LOADER_ARGS
 
     project = make_project(tmp_path / "project")
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     runtime = {"synthetic": {"source": TINY_SOURCE}}
-    block = tune(project, "synthetic", "eszsl", n_trials=2, workers=2, storage=storage, runtime_params=runtime)
+    # ncm: the method whose own prototype settings the final model once ignored
+    block = tune(project, "synthetic", "ncm", n_trials=2, workers=2, storage=storage, runtime_params=runtime)
 
-    study = optuna.load_study(study_name="synthetic-eszsl", storage=storage)
+    study = optuna.load_study(study_name="synthetic-ncm", storage=storage)
     assert len(study.trials) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert {"best_step", "validation_metrics"} <= set(study.best_trial.user_attrs)
     best = study.best_trial.params
-    assert block == {"synthetic": {"overrides": {"eszsl": best}}}
+    assert block == {"synthetic": {"ncm": apply_setting({}, best)}}
 
-    # conf/local is merged softly over conf/base: the tuned keys change, the rest of synthetic stays
-    loader = OmegaConfigLoader(conf_source=str(project / "conf"), **CONFIG_LOADER_ARGS)
+    # the next run (conf/local over conf/base, the model chosen on the command line) trains with the best
+    loader = OmegaConfigLoader(conf_source=str(project / "conf"), runtime_params={"model": {"method": "ncm"}, **runtime},
+                               **CONFIG_LOADER_ARGS)
     parameters = loader["parameters"]
-    overrides = parameters["synthetic"]["overrides"]
-    assert overrides["eszsl"] == best
-    assert overrides["fsigenz"]["scc"]["encoder_hidden"] == 256 and parameters["synthetic"]["source"]["type"] == "synthetic"
-    model = {**parameters["model"], "method": "eszsl"}
-    config = resolve_configuration(model, overrides, {name: parameters[name] for name in METHOD_BLOCKS})
-    assert config.method_parameters["feature_regularization"] == best["feature_regularization"]
-    assert config.method_parameters["attribute_regularization"] == best["attribute_regularization"]
+    per_dataset = yaml.safe_load((project / "conf/base/parameters_datasets.yml").read_text())["synthetic"]
+    assert parameters["synthetic"]["fsigenz"] == per_dataset["fsigenz"]  # the rest of synthetic stays
+    config = resolve_run_configuration(
+        "synthetic", {name: parameters[name] for name in CONFIGURABLE_BLOCKS}, parameters["synthetic"],
+        parameters["command_line"],
+    )
+    dataset = load_source(parameters["synthetic"]["source"])
+    table = generate_prototype_table(dataset, config)
+    trained = train_final_model(dataset, table, select_on_validation(dataset, config), config)
+    assert trained.method_name == "ncm"
+    assert trained.estimator.prototypes_.shape[1] == best["prototypes.n_prototypes"]
+    assert (trained.estimator.metric, trained.estimator.aggregate) == (best["metric"], best["aggregate"])
+    assert trained.estimator.msas_.threshold == pytest.approx(best["msas.threshold"])
 
 
 def test_trials_report_the_validation_curve_and_can_be_pruned(small_synthetic):
     from fsigenz.experiments.tuning import make_objective
 
-    base = {"scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 20, "eval_every": 10, "device": "cpu"}}
+    tiny = {"scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 20, "eval_every": 10, "device": "cpu"}}
+    config = resolve_run_configuration("synthetic", {"model": {"method": "fsigenz"}, "fsigenz": tiny})
     dimensions = parse_search_space({"scc.beta": {"type": "float", "low": 0.1, "high": 1.0}})
-    objective = make_objective(small_synthetic, "fsigenz", base, {"metric": "gzsl_h"}, dimensions)
+    objective = make_objective(small_synthetic, config, dimensions)
     kept = optuna.create_study(direction="maximize")
     kept.optimize(objective, n_trials=1)
     assert sorted(kept.trials[0].intermediate_values) == [10, 20]  # one report per validation evaluation

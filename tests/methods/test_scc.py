@@ -140,15 +140,36 @@ def test_errors_name_the_argument():
         model.decision_function(np.zeros((2, 6)))
 
 
-def test_bf16_autocast_trains_and_scores():
+def test_bf16_autocast_trains_and_scores_in_bfloat16():
+    import torch
+
+    from fsigenz.device import bf16_supported
+
     problem = _training_problem()
     model = SemanticContrastiveClassifier(n_steps=3, use_bf16=True, **SMALL)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the float32 fallback warns where bf16 is unsupported
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.fit(*problem)
+    supported = bf16_supported(torch.device("cpu"))
+    assert model.use_bf16_ is supported
+    assert any("use_bf16" in str(w.message) for w in caught) is not supported  # the fallback says so
     scores = model.decision_function(problem[0])
     assert scores.dtype == np.float32 and np.all(np.isfinite(scores))
     assert np.all(np.isfinite(model.loss_history_["classifier"]))
+    if not supported:
+        pytest.skip("this CPU has no native bfloat16: the float32 fallback was checked")
+    # bf16 ran: the scorer's GEMM sees bfloat16 inputs, and the scores differ from a float32 model's
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, output: seen.append(output.dtype)
+    )
+    try:
+        model.decision_function(problem[0])
+    finally:
+        handle.remove()
+    assert torch.bfloat16 in seen
+    float32 = SemanticContrastiveClassifier(n_steps=3, use_bf16=False, **SMALL).fit(*problem)
+    assert not np.array_equal(float32.decision_function(problem[0]), scores)
 
 
 def test_pairwise_scorer_gradients_match_finite_differences():

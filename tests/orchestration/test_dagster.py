@@ -154,7 +154,7 @@ def test_dask_executor_gets_only_the_cluster_options_set():
 
 def write_tiny_parameters(project: Path, env: str = "local") -> None:
     """conf/<env>/parameters.yml shrinking the synthetic SCC (merged key by key into conf/base)."""
-    tiny = {"synthetic": {"overrides": {"fsigenz": {"scc": TINY_SCC}}}}
+    tiny = {"synthetic": {"fsigenz": {"scc": TINY_SCC}}}
     (project / "conf" / env / "parameters.yml").write_text(yaml.safe_dump(tiny))
 
 

@@ -8,6 +8,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.kedro_project import kedro, make_project
 
@@ -17,16 +18,30 @@ METRIC_KEYS = {"czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h", "gzsl_unseen_c
 pytestmark = pytest.mark.slow
 
 
-def tiny_params(namespace: str) -> str:
-    return ",".join(f"{namespace}.overrides.fsigenz.scc.{key}={value}" for key, value in TINY_SCC.items())
+def tiny_params(namespace: str | None = None) -> str:
+    """The tiny SCC for one namespace, or (``None``) globally: a global value beats per-dataset defaults."""
+    prefix = f"{namespace}." if namespace else ""
+    return ",".join(f"{prefix}fsigenz.scc.{key}={value}" for key, value in TINY_SCC.items())
+
+
+def run_configuration(project, namespace: str = "synthetic") -> dict:
+    return yaml.safe_load((project / f"data/02_intermediate/{namespace}/run_configuration.yml").read_text())
 
 
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("synthetic_project"))
-    result = kedro(project, "run", f"--params={tiny_params('synthetic')}")
+    result = kedro(project, "run", f"--params={tiny_params()}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project, result
+
+
+def test_a_global_command_line_value_beats_the_per_dataset_default(synthetic_run):
+    project, _ = synthetic_run
+    configuration = run_configuration(project)
+    assert {key: configuration["settings"]["scc"][key] for key in TINY_SCC} == TINY_SCC
+    metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
+    assert 0 < metrics["selected_step"] <= TINY_SCC["n_steps"]
 
 
 def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
@@ -34,7 +49,7 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics) and metrics["method"] == "fsigenz"
     assert all(0.0 <= metrics[key] <= 100.0 for key in METRIC_KEYS)
-    assert metrics["n_synthetic_per_class"] == 20
+    assert metrics["n_synthetic_per_class"] == run_configuration(project)["prototype_settings"]["prototypes"]["n_prototypes"]
     assert "Metrics written to" in result.stdout + result.stderr
     with sqlite3.connect(project / "mlflow.db") as db:
         metric_keys = {row[0] for row in db.execute("select distinct key from metrics")}
@@ -44,15 +59,40 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     assert any(key.startswith("time.") for key in metric_keys)  # wall time of each stage
     assert "fsigenz.msas.enabled" in param_keys and "model.method" in param_keys
     artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}
-    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json"} <= artifacts
+    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json", "run_configuration.yml"} <= artifacts
 
 
 def test_prototype_table_has_class_lambda_and_vector(synthetic_run):
     project, _ = synthetic_run
     table = pd.read_parquet(project / "data/04_feature/synthetic/prototypes.parquet")
-    assert {"class", "lambda", "vector"} <= set(table.columns)
-    assert len(table) == 10 * 20 and len(table["vector"].iloc[0]) == 128
-    assert table.groupby("class")["lambda"].nunique().eq(20).all()
+    dataset = pd.read_pickle(project / "data/02_intermediate/synthetic/dataset.pkl")
+    n_prototypes = run_configuration(project)["prototype_settings"]["prototypes"]["n_prototypes"]
+    assert {"class", "lambda", "vector", "settings"} <= set(table.columns)
+    assert len(table) == dataset.unseen_classes.size * n_prototypes and len(table["vector"].iloc[0]) == dataset.feature_dim
+    assert table.groupby("class")["lambda"].nunique().eq(n_prototypes).all()
+
+
+def test_ncm_trains_with_its_own_prototype_settings(tmp_path):
+    project = make_project(tmp_path / "project")
+    result = kedro(project, "run", "--params=model.method=ncm,ncm.prototypes.n_prototypes=5")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = pd.read_parquet(project / "data/04_feature/synthetic/prototypes.parquet")
+    assert table.groupby("class")["prototype"].nunique().eq(5).all()
+    metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
+    assert metrics["method"] == "ncm" and metrics["n_synthetic_per_class"] == 5
+
+
+@pytest.mark.parametrize("params, message", [
+    ("fsigenz.scc.betaa=0.3", "fsigenz.scc.betaa: unknown setting; expected one of"),
+    ("fsigenz.scc.beta=abc", "fsigenz.scc.beta: expected a number, got 'abc'"),
+])
+def test_an_invalid_parameter_fails_before_any_training_naming_the_key(tmp_path, params, message):
+    project = make_project(tmp_path / "project")
+    result = kedro(project, "run", f"--params={params}")
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert message in output
+    assert "Running node: select_on_validation" not in output and not (project / "data/04_feature/synthetic").exists()
 
 
 def test_prototypes_pipeline_runs_alone(tmp_path):

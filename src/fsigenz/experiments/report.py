@@ -3,7 +3,7 @@
 Input: a DataFrame shaped like ``mlflow.search_runs`` output — one row per run, columns ``run_id``,
 ``status``, ``start_time``, ``metrics.<name>``, ``params.<name>``, ``tags.<name>``. A ``kedro run`` logs
 the test metrics of each dataset namespace as ``metrics.<namespace>.<key>`` (``gzsl_h``, ...), the
-method as ``params.model.method`` (or ``params.<namespace>.overrides.model.method``), each node's wall
+method as ``params.model.method`` (or its per-namespace and command-line spellings), each node's wall
 time as ``metrics.time.<namespace>.<node>``; the study runner adds ``tags.study`` and ``tags.setting``.
 
 Costs, per run and dataset:
@@ -85,7 +85,11 @@ def runs_by_dataset(
         part = runs[_number(runs, f"metrics.{ns}.gzsl_h").notna()]
         if part.empty:
             continue
-        method = _column(part, f"params.{ns}.overrides.model.method").fillna(_column(part, "params.model.method"))
+        # the method a run used, in the precedence of fsigenz.configuration (highest first); the
+        # "overrides" spelling is that of runs made before the per-dataset blocks lost it
+        method = _column(part, f"params.command_line.{ns}.model.method")
+        for key in ("command_line.model.method", f"{ns}.model.method", f"{ns}.overrides.model.method", "model.method"):
+            method = method.fillna(_column(part, f"params.{key}"))
         method = method.fillna("unknown").astype(str)
         uses_table = method.isin(list(prototype_table_methods))
         prototype_seconds = _number(part, f"metrics.time.{ns}.{PROTOTYPE_NODE}").fillna(0.0).where(uses_table, 0.0)

@@ -11,9 +11,9 @@ either by name or as one-parameter-at-a-time sweeps::
       sweeps:
         fsigenz.prototypes.n_prototypes: [5, 10, 20, 30, 50]
 
-Each setting becomes one ``kedro run`` whose ``--params`` are the setting's overrides, routed through
-every dataset namespace's ``overrides`` block (so a per-dataset default cannot silently win over the
-value under study).
+Each setting becomes one ``kedro run`` whose ``--params`` are the setting's values: a global command-line
+value beats the per-dataset defaults (README, "Parameters"), so the value under study reaches every
+dataset namespace.
 """
 
 from __future__ import annotations
@@ -94,22 +94,6 @@ def format_value(value: Any) -> str:
     return text
 
 
-def kedro_params(
-    overrides: Mapping[str, Any], namespaces: Sequence[str], overridable_blocks: Sequence[str]
-) -> str:
-    """The ``--params`` argument of a setting's ``kedro run``.
-
-    A key whose first part is one of ``overridable_blocks`` (``model`` and the method blocks) is set in
-    each namespace's ``overrides`` block, which the pipelines merge last; any other key (e.g.
-    ``synthetic.source.seed``) is passed as given.
-    """
-    items = []
-    for key in sorted(overrides):
-        value = format_value(overrides[key])
-        if key.split(".", 1)[0] in overridable_blocks:
-            if not namespaces:
-                raise ValueError("kedro_params: no dataset namespace to apply the overrides to")
-            items.extend(f"{ns}.overrides.{key}={value}" for ns in namespaces)
-        else:
-            items.append(f"{key}={value}")
-    return ",".join(items)
+def kedro_params(overrides: Mapping[str, Any]) -> str:
+    """The ``--params`` argument of a setting's ``kedro run``: ``key=value`` for each dotted key, as given."""
+    return ",".join(f"{key}={format_value(overrides[key])}" for key in sorted(overrides))

@@ -9,8 +9,9 @@ The study lives in a database (``sqlite:///optuna.db`` by default; any SQLAlchem
 server, lets several machines work on one study): every worker process that opens the same study name
 on the same storage draws new trials from the shared history.
 
-The best setting is written as ``<namespace>: {overrides: {<method>: {...}}}`` to a parameters file in
-``conf/local``, which Kedro merges softly over ``conf/base``: the next ``kedro run`` uses it.
+The best setting is written as ``<namespace>: {<method>: {...}}`` (the namespace's own block of the
+method) to a parameters file in ``conf/local``, which beats the per-dataset defaults of ``conf/base``
+and loses to the command line: the next ``kedro run`` uses it (README, "Parameters").
 
 Search-space spec, per parameter: ``{type: float, low, high, log}``, ``{type: int, low, high, step, log}``,
 ``{type: categorical, choices: [...]}``.
@@ -24,8 +25,10 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from fsigenz.configuration import RunConfiguration
 from fsigenz.data.dataset import ZeroShotDataset
-from fsigenz.methods.registry import build_method, deep_merge
+from fsigenz.methods.registry import build_method, deep_merge, method_spec
+from fsigenz.methods.settings import validate_settings
 from fsigenz.protocol import SelectionResult, select_model, set_nested, validation_protocol
 
 DIMENSION_TYPES = ("float", "int", "categorical")
@@ -118,34 +121,35 @@ class _ReportingMethod:
 
 def validation_score(
     dataset: ZeroShotDataset,
-    method: str,
-    parameters: Mapping[str, Any],
-    selection: Mapping[str, Any],
+    configuration: RunConfiguration,
+    setting: Mapping[str, Any] | None = None,
     trial=None,
 ) -> SelectionResult:
-    """Model selection of one setting on the validation protocol (early stopping, γ); never the test split.
+    """Model selection of the configured method, with ``setting`` (``{dotted.parameter: value}``)
+    applied to its settings, on the validation protocol (early stopping, γ); never the test split.
 
     With ``trial``, every validation evaluation is reported to it, and a pruned trial stops early.
     """
-    protocol = validation_protocol(
-        dataset, selection.get("seen_holdout_fraction", 0.2), selection.get("seed", 0)
-    )
+    selection = configuration.selection
+    protocol = validation_protocol(dataset, selection.seen_holdout_fraction, selection.seed)
+    parameters = apply_setting(configuration.settings, setting or {})
+    # a search space may reach any setting: the drawn values are checked as the configuration was
+    validate_settings(method_spec(configuration.method).estimator_class, parameters, configuration.method)
 
     def build(params):
-        built = build_method(method, params)
+        built = build_method(configuration.method, params)
         return built if trial is None else _ReportingMethod(built, trial)
 
-    return select_model(protocol, build, dict(parameters), None, selection.get("metric", "gzsl_h"))
+    return select_model(protocol, build, parameters, None, selection.metric)
 
 
-def make_objective(dataset: ZeroShotDataset, method: str, base_parameters: Mapping[str, Any],
-                   selection: Mapping[str, Any], dimensions: Sequence[SearchDimension]):
+def make_objective(dataset: ZeroShotDataset, configuration: RunConfiguration, dimensions: Sequence[SearchDimension]):
     """The Optuna objective: a trial's setting → its validation ``selection.metric`` (to maximise)."""
-    metric = selection.get("metric", "gzsl_h")
+    metric = configuration.selection.metric
 
     def objective(trial) -> float:
         setting = suggest_setting(trial, dimensions)
-        result = validation_score(dataset, method, apply_setting(base_parameters, setting), selection, trial)
+        result = validation_score(dataset, configuration, setting, trial)
         trial.set_user_attr("best_step", result.best_step)
         trial.set_user_attr("validation_metrics", {k: float(v) for k, v in result.validation_metrics.items()})
         return float(result.validation_metrics[metric])
@@ -162,8 +166,8 @@ def storage_for(url: str, sqlite_timeout_s: float = 60.0):
 
 
 def tuned_parameters_block(namespace: str, method: str, setting: Mapping[str, Any]) -> dict:
-    """``{namespace: {overrides: {method: {...}}}}`` from a ``{dotted.parameter: value}`` setting."""
-    return {namespace: {"overrides": {method: apply_setting({}, setting)}}}
+    """``{namespace: {method: {...}}}`` from a ``{dotted.parameter: value}`` setting."""
+    return {namespace: {method: apply_setting({}, setting)}}
 
 
 def write_tuned_parameters(path: str | Path, block: Mapping[str, Any]) -> dict:

@@ -187,6 +187,8 @@ class FSIGenZClassifier:
     unseen_classes_.
     """
 
+    PRESETS = PRESETS
+
     def __init__(
         self,
         msas: Mapping[str, Any] | None = None,

@@ -7,8 +7,8 @@ can do, so that no caller probes an estimator (``inspect.signature``, ``hasattr`
 from __future__ import annotations
 
 import copy
+import importlib
 from dataclasses import dataclass
-from typing import Callable
 
 from fsigenz.methods.base import ZeroShotMethod
 
@@ -28,10 +28,13 @@ def deep_merge(base: dict, override: dict | None) -> dict:
 class MethodSpec:
     """A method of the registry and its capabilities.
 
-    - ``build``: the estimator from its (resolved) parameter block;
-    - ``steps_parameter``: dotted parameter that sets its training length, chosen by early stopping on
+    - ``estimator``: ``"module:Class"`` of the estimator, built from its (resolved) settings; its
+      constructor's arguments and defaults are the method's settings and library defaults
+      (:mod:`fsigenz.methods.settings`);
+    - ``steps_parameter``: dotted setting that sets its training length, chosen by early stopping on
       validation (``None`` for closed-form methods);
-    - ``uses_prototypes``: its fit takes ``prototypes=`` (L, P, d), the table of the ``prototypes`` pipeline;
+    - ``uses_prototypes``: its final fit takes ``prototypes=`` (L, P, d), the table of the ``prototypes``
+      pipeline, made from its own ``msas`` / ``prototypes`` / ``l2_normalize`` settings;
     - ``extends`` / ``inherits``: the parameter block this one refines, and which of its keys it takes
       (``None``: all of them);
     - ``accepts_new_classes``: ``decision_function(features, class_attributes=...)`` scores attribute
@@ -39,7 +42,7 @@ class MethodSpec:
     - ``fine_tunes_new_classes``: it has ``with_new_classes(attributes, fine_tune_steps)``.
     """
 
-    build: Callable[[dict], ZeroShotMethod]
+    estimator: str
     steps_parameter: str | None = None
     uses_prototypes: bool = False
     extends: str | None = None
@@ -47,46 +50,35 @@ class MethodSpec:
     accepts_new_classes: bool = False
     fine_tunes_new_classes: bool = False
 
+    @property
+    def estimator_class(self) -> type:
+        module, _, name = self.estimator.partition(":")
+        return getattr(importlib.import_module(module), name)
 
-def _eszsl(params: dict) -> ZeroShotMethod:
-    from fsigenz.methods.eszsl import ESZSL
-
-    return ESZSL(**params)
-
-
-def _fsigenz(params: dict) -> ZeroShotMethod:
-    from fsigenz.methods.fsigenz import FSIGenZClassifier
-
-    return FSIGenZClassifier(**params)
+    def build(self, params: dict) -> ZeroShotMethod:
+        return self.estimator_class(**params)
 
 
-def _ncm(params: dict) -> ZeroShotMethod:
-    from fsigenz.methods.ncm import NearestClassMeanClassifier
-
-    return NearestClassMeanClassifier(**params)
-
-
-def _fclswgan(params: dict) -> ZeroShotMethod:
-    from fsigenz.methods.fclswgan import FeatureGeneratingGANClassifier
-
-    return FeatureGeneratingGANClassifier(**params)
-
+_FSIGENZ = "fsigenz.methods.fsigenz:FSIGenZClassifier"
 
 METHODS: dict[str, MethodSpec] = {
     "fsigenz": MethodSpec(
-        _fsigenz, steps_parameter="scc.n_steps", uses_prototypes=True,
+        _FSIGENZ, steps_parameter="scc.n_steps", uses_prototypes=True,
         accepts_new_classes=True, fine_tunes_new_classes=True,
     ),
     "tcn": MethodSpec(
-        _fsigenz, steps_parameter="scc.n_steps", extends="fsigenz",
+        _FSIGENZ, steps_parameter="scc.n_steps", extends="fsigenz",
         accepts_new_classes=True, fine_tunes_new_classes=True,
     ),
-    "eszsl": MethodSpec(_eszsl, accepts_new_classes=True),
+    "eszsl": MethodSpec("fsigenz.methods.eszsl:ESZSL", accepts_new_classes=True),
     # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply
     "ncm": MethodSpec(
-        _ncm, uses_prototypes=True, extends="fsigenz", inherits=("msas", "prototypes", "l2_normalize")
+        "fsigenz.methods.ncm:NearestClassMeanClassifier", uses_prototypes=True, extends="fsigenz",
+        inherits=("msas", "prototypes", "l2_normalize"),
     ),
-    "fclswgan": MethodSpec(_fclswgan, steps_parameter="classifier_steps"),
+    "fclswgan": MethodSpec(
+        "fsigenz.methods.fclswgan:FeatureGeneratingGANClassifier", steps_parameter="classifier_steps"
+    ),
 }
 
 

@@ -8,10 +8,11 @@ import time
 import numpy as np
 import pandas as pd
 
+from fsigenz.configuration import PROTOTYPE_KEYS as PROTOTYPE_SETTINGS
+from fsigenz.configuration import RunConfiguration
 from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.methods.registry import build_method, method_spec
 from fsigenz.model import ZeroShotClassifier
-from fsigenz.pipelines.configuration import resolve_configuration
 from fsigenz.pipelines.prototype_generation.nodes import prototypes_from_table
 from fsigenz.protocol import final_protocol, select_model, set_nested, validation_protocol
 
@@ -21,20 +22,18 @@ logger = logging.getLogger(__name__)
 PROTOTYPE_KEYS = ("msas.", "prototypes.", "l2_normalize")
 
 
-def select_on_validation(dataset: ZeroShotDataset, model: dict, overrides: dict, **method_blocks: dict) -> dict:
+def select_on_validation(dataset: ZeroShotDataset, run_configuration: RunConfiguration) -> dict:
     """Choose the grid setting, the training length and γ on the class-disjoint validation split."""
-    config = resolve_configuration(model, overrides, method_blocks)
-    protocol = validation_protocol(
-        dataset, config.selection.get("seen_holdout_fraction", 0.2), config.selection.get("seed", 0)
-    )
+    config = run_configuration
+    protocol = validation_protocol(dataset, config.selection.seen_holdout_fraction, config.selection.seed)
     result = select_model(
         protocol,
         lambda params: build_method(config.method, params),
-        config.method_parameters,
+        config.settings,
         config.grid,
-        config.selection.get("metric", "gzsl_h"),
+        config.selection.metric,
     )
-    final_parameters = config.method_parameters
+    final_parameters = config.settings
     for key, value in result.setting.items():
         final_parameters = set_nested(final_parameters, key, value)
     steps_parameter = method_spec(config.method).steps_parameter
@@ -48,16 +47,28 @@ def select_on_validation(dataset: ZeroShotDataset, model: dict, overrides: dict,
     return {"method": config.method, "final_parameters": final_parameters, **result.as_dict()}
 
 
-def train_final_model(dataset: ZeroShotDataset, prototype_table: pd.DataFrame, model_selection: dict) -> ZeroShotClassifier:
-    """Fit the selected method on trainval (all classes) with the selected parameters."""
+def train_final_model(
+    dataset: ZeroShotDataset, prototype_table: pd.DataFrame, model_selection: dict, run_configuration: RunConfiguration
+) -> ZeroShotClassifier:
+    """Fit the selected method on trainval (all classes) with the selected parameters; a method with
+    prototypes trains on the prototype table, which must have been made with its own settings."""
     name = model_selection["method"]
+    if name != run_configuration.method:
+        raise ValueError(
+            f"model_selection: selected method '{name}', but the run configuration's is "
+            f"'{run_configuration.method}'; rerun the classifier_training pipeline"
+        )
     spec = method_spec(name)
     protocol = final_protocol(dataset)
-    estimator = build_method(name, model_selection["final_parameters"])
+    final_parameters = model_selection["final_parameters"]
+    estimator = build_method(name, final_parameters)
     fit_options = {}
     tuned_prototype_keys = [k for k in model_selection["setting"] if k.startswith(PROTOTYPE_KEYS)]
     if spec.uses_prototypes and not tuned_prototype_keys:
-        fit_options["prototypes"] = prototypes_from_table(prototype_table, dataset.class_names, dataset.unseen_classes)
+        fit_options["prototypes"] = prototypes_from_table(
+            prototype_table, dataset.class_names, dataset.unseen_classes,
+            settings={key: final_parameters[key] for key in PROTOTYPE_SETTINGS},
+        )
     elif spec.uses_prototypes:
         logger.warning("Grid tuned %s: the final fit regenerates its prototypes", tuned_prototype_keys)
     started = time.perf_counter()

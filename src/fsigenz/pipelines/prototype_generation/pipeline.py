@@ -1,4 +1,4 @@
-"""prototype_generation (registered as ``prototypes``): ``dataset`` → ``prototype_table``."""
+"""prototype_generation (registered as ``prototypes``): ``dataset`` + ``run_configuration`` → ``prototype_table``."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 generate_prototype_table,
-                {"dataset": "dataset", "model": "params:model", "overrides": "params:overrides", "fsigenz": "params:fsigenz"},
+                ["dataset", "run_configuration"],
                 "prototype_table",
                 name="generate_prototype_table",
             )

@@ -16,7 +16,7 @@ from fsigenz.experiments.prototype_geometry import (
     tsne_embedding,
     visualisation_points,
 )
-from fsigenz.pipelines.configuration import resolve_configuration
+from fsigenz.configuration import RunConfiguration
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +24,7 @@ logger = logging.getLogger(__name__)
 def visualise_prototypes(
     dataset: ZeroShotDataset,
     prototype_table: pd.DataFrame,
-    model: dict,
-    overrides: dict,
-    fsigenz: dict,
+    run_configuration: RunConfiguration,
     prototype_visualisation: dict,
 ) -> tuple[Figure, dict, dict]:
     """t-SNE of real unseen features with their k-means centres and the prototypes; distance numbers.
@@ -34,8 +32,7 @@ def visualise_prototypes(
     Returns the figure, a JSON report (summary + per class) and the summary as MLflow metrics.
     """
     options = prototype_visualisation
-    parameters = resolve_configuration({**model, "method": "fsigenz"}, overrides, {"fsigenz": fsigenz}).method_parameters
-    real = centred_unseen_features(dataset, bool(parameters.get("l2_normalize", False)))
+    real = centred_unseen_features(dataset, bool(run_configuration.prototype_settings["l2_normalize"]))
     prototypes = prototypes_by_class(prototype_table)
     per_class, summary, centres = prototype_geometry(
         real, prototypes, options.get("n_clusters", 5), options.get("n_random_per_class", 100), options.get("seed", 0)

@@ -17,9 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {
                     "dataset": "dataset",
                     "prototype_table": "prototype_table",
-                    "model": "params:model",
-                    "overrides": "params:overrides",
-                    "fsigenz": "params:fsigenz",
+                    "run_configuration": "run_configuration",
                     "prototype_visualisation": "params:prototype_visualisation",
                 },
                 ["prototype_tsne", "prototype_geometry", "prototype_geometry_metrics"],

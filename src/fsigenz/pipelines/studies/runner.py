@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from fsigenz.experiments.studies import StudySetting, kedro_params, select_settings, study_settings
+from fsigenz.experiments.studies import StudySetting, format_value, kedro_params, select_settings, study_settings
 
 logger = logging.getLogger("fsigenz.studies")
 
@@ -72,10 +72,27 @@ def study_from_parameters(parameters: dict, study: str) -> tuple[dict, list[Stud
     return studies[study], study_settings(study, studies[study])
 
 
+def setting_configurations(parameters: dict, setting: StudySetting, namespaces: Sequence[str]) -> dict:
+    """The :class:`~fsigenz.configuration.RunConfiguration` each namespace's run of ``setting`` will
+    resolve (raises, naming the key, for a setting that is not a valid configuration)."""
+    from omegaconf import OmegaConf
+
+    from fsigenz.configuration import CONFIGURABLE_BLOCKS, resolve_run_configuration
+    from fsigenz.methods.registry import deep_merge
+
+    dotlist = [f"{key}={format_value(value)}" for key, value in sorted(setting.overrides.items())]
+    command_line = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist)) if dotlist else {}
+    global_blocks = {name: deep_merge(parameters.get(name) or {}, command_line.get(name)) for name in CONFIGURABLE_BLOCKS}
+    return {
+        ns: resolve_run_configuration(ns, global_blocks, parameters.get(ns) or {}, command_line)
+        for ns in namespaces
+    }
+
+
 def setting_command(kedro: Sequence[str], setting: StudySetting, namespaces: list[str], explicit_namespaces: bool,
-                    overridable_blocks: Sequence[str], extra_params: str, env: str | None, pipeline: str | None) -> list[str]:
+                    extra_params: str, env: str | None, pipeline: str | None) -> list[str]:
     """The ``kedro run`` command line of one setting."""
-    params = ",".join(p for p in (kedro_params(setting.overrides, namespaces, overridable_blocks), extra_params) if p)
+    params = ",".join(p for p in (kedro_params(setting.overrides), extra_params) if p)
     command = [*kedro, "run"]
     if env:
         command += ["--env", env]
@@ -118,7 +135,6 @@ def run_study(
     from mlflow import MlflowClient
 
     from fsigenz.pipeline_registry import available_namespaces
-    from fsigenz.pipelines.configuration import METHOD_BLOCKS
 
     project_path = Path(project_path).resolve()
     kedro = list(kedro or default_kedro_command())
@@ -127,12 +143,13 @@ def run_study(
     settings = select_settings(settings, only)
     explicit = bool(namespaces)
     namespaces = list(namespaces) if namespaces else available_namespaces(project_path / "data" / "01_raw")
-    overridable = ("model", *METHOD_BLOCKS)
+    for setting in settings:  # a setting that is no valid configuration fails here, before any run
+        setting_configurations(parameters, setting, namespaces)
     invocation = f"{study}-{time.strftime('%Y%m%dT%H%M%S')}"
     client = MlflowClient(tracking_uri)
     outcomes = []
     for index, setting in enumerate(settings, 1):
-        command = setting_command(kedro, setting, namespaces, explicit, overridable, extra_params, env, pipeline)
+        command = setting_command(kedro, setting, namespaces, explicit, extra_params, env, pipeline)
         logger.info("Study %s, setting %d/%d %s: %s", study, index, len(settings), setting.name, " ".join(command))
         if dry_run:
             continue

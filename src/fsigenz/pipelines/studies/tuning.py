@@ -8,7 +8,8 @@ server) opens the study ``--study-name`` (default ``<namespace>-<method>``) and 
 ``--n-trials`` is the number this command runs, shared among its workers. Each trial is scored by model
 selection on the validation split only (``fsigenz.experiments.tuning``). At the end the study's best
 setting is merged into ``tuning.output`` (``conf/local/parameters_tuned.yml``) as
-``<namespace>: {overrides: {<method>: {...}}}``, which the next ``kedro run`` picks up.
+``<namespace>: {<method>: {...}}``, which the next ``kedro run`` picks up (over the per-dataset defaults,
+under the command line).
 """
 
 from __future__ import annotations
@@ -48,21 +49,19 @@ def load_parameters(project_path: Path, env: str | None = None, runtime_params: 
 
 
 def tuning_inputs(parameters: dict, namespace: str, method: str | None):
-    """(dataset source, method name, base parameters, selection settings) for ``namespace``."""
-    from fsigenz.pipelines.configuration import METHOD_BLOCKS, resolve_configuration
+    """(dataset source, resolved :class:`~fsigenz.configuration.RunConfiguration`) for ``namespace``,
+    resolved as ``kedro run`` resolves it; ``method`` replaces ``model.method`` as a per-namespace
+    command-line value would."""
+    from fsigenz.configuration import CONFIGURABLE_BLOCKS, resolve_run_configuration
 
     if namespace not in parameters or "source" not in (parameters[namespace] or {}):
         raise SystemExit(f"--namespace {namespace}: no parameters '{namespace}.source' (conf/base/parameters_data_ingestion.yml)")
-    block = parameters[namespace]
-    model = dict(parameters["model"])
+    command_line = dict(parameters.get("command_line") or {})
     if method:
-        model["method"] = method
-        overrides = dict(block.get("overrides") or {})
-        overrides["model"] = {**(overrides.get("model") or {}), "method": method}
-    else:
-        overrides = block.get("overrides") or {}
-    config = resolve_configuration(model, overrides, {name: parameters.get(name) or {} for name in METHOD_BLOCKS})
-    return block["source"], config.method, config.method_parameters, config.selection
+        command_line = deep_merge(command_line, {namespace: {"model": {"method": method}}})
+    global_blocks = {name: parameters.get(name) or {} for name in CONFIGURABLE_BLOCKS}
+    configuration = resolve_run_configuration(namespace, global_blocks, parameters[namespace], command_line)
+    return parameters[namespace]["source"], configuration
 
 
 def _pruner(name: str):
@@ -89,7 +88,8 @@ def worker(project_path: str, env: str | None, runtime_params: dict, namespace: 
     from fsigenz.data.sources import load_source
 
     parameters = load_parameters(Path(project_path), env, runtime_params)
-    source, method, base, selection = tuning_inputs(parameters, namespace, method)
+    source, configuration = tuning_inputs(parameters, namespace, method)
+    method = configuration.method
     dimensions = parse_search_space(
         (parameters.get("tuning", {}).get("search_spaces") or {}).get(method) or {},
         f"tuning.search_spaces.{method}",
@@ -98,7 +98,7 @@ def worker(project_path: str, env: str | None, runtime_params: dict, namespace: 
         study_name=study_name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner(pruner),
     )
-    study.optimize(make_objective(load_source(source), method, base, selection, dimensions), n_trials=n_trials)
+    study.optimize(make_objective(load_source(source), configuration, dimensions), n_trials=n_trials)
 
 
 def tune(
@@ -121,7 +121,8 @@ def tune(
     runtime_params = runtime_params or {}
     parameters = load_parameters(project_path, env, runtime_params)
     options = parameters.get("tuning") or {}
-    _, method, _, selection = tuning_inputs(parameters, namespace, method)
+    _, configuration = tuning_inputs(parameters, namespace, method)
+    method, metric = configuration.method, configuration.selection.metric
     n_trials = int(n_trials or options.get("n_trials", 20))
     storage = storage or options.get("storage", "sqlite:///optuna.db")
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):  # relative to the project
@@ -137,7 +138,7 @@ def tune(
         for index, share in enumerate(shares) if share > 0
     ]
     logger.info("Study '%s' on %s: %d trials in %d worker(s), metric %s on the validation split",
-                study_name, storage, n_trials, len(arguments), selection.get("metric", "gzsl_h"))
+                study_name, storage, n_trials, len(arguments), metric)
     if len(arguments) == 1:
         worker(*arguments[0])
     else:
@@ -152,8 +153,7 @@ def tune(
             raise RuntimeError(f"{len(failed)} tuning worker(s) failed (exit codes {failed})")
     study = optuna.load_study(study_name=study_name, storage=storage_for(storage))
     best = study.best_trial
-    logger.info("Best of %d trials: %s = %.3f with %s", len(study.trials), selection.get("metric", "gzsl_h"),
-                best.value, best.params)
+    logger.info("Best of %d trials: %s = %.3f with %s", len(study.trials), metric, best.value, best.params)
     block = tuned_parameters_block(namespace, method, best.params)
     if write:
         path = project_path / (output or options.get("output", "conf/local/parameters_tuned.yml"))
