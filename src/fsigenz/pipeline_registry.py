@@ -42,7 +42,7 @@ NOT_DATA = {"README.md", ".gitkeep"}
 # parameters shared by all namespaces (the rest, e.g. params:source, is per namespace)
 SHARED_PARAMETERS = {
     f"params:{name}": f"params:{name}"
-    for name in (*CONFIGURABLE_BLOCKS, "command_line", "prototype_visualisation", "image_backbone")
+    for name in (*CONFIGURABLE_BLOCKS, "command_line", "prototype_visualisation", "image_backbone", "evaluation")
 }
 # the served model's request parameters, the same for every namespace
 INFERENCE_PARAMETERS = {name: name for name in inference.pipeline.PARAMETERS}

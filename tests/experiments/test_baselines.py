@@ -6,7 +6,7 @@ import numpy as np
 from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.fsigenz import FSIGenZClassifier
 from fsigenz.model import ZeroShotClassifier
-from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
+from fsigenz.pipelines.evaluation.nodes import evaluate_on_test, score_test_split
 
 
 def linear_problem(n_seen=12, n_unseen=4, n_attributes=10, dim=32, per_class=30, seed=0):
@@ -63,7 +63,7 @@ def test_evaluation_reports_prototypes_per_class_and_method_timings(small_synthe
         metadata={"n_synthetic_per_class": 7, "selection_seconds": 0.1, "training_seconds": 2.0},
     )
     selection = {"best_step": 0, "setting": {}, "curves": []}
-    report, history = evaluate_on_test(small_synthetic, model, selection)
+    report, history = evaluate_on_test(score_test_split(small_synthetic, model), model, selection)
     assert report["n_synthetic_per_class"] == 7
     assert report["seconds_generator_training"] == 1.25 and report["seconds_synthesis"] == 0.5
     assert history["seconds_generator_training"] == {"value": 1.25, "step": 0}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kedro.io import DatasetError
 
-from fsigenz.pipelines.reporting.datasets import MlflowRunsDataset
+from fsigenz.pipelines.reporting.datasets import MlflowRunsDataset, MlflowTagsDataset
 from fsigenz.pipelines.reporting.nodes import collect_runs, report_comparison, report_studies
 from tests.conftest import PROJECT_ROOT
 from tests.experiments.conftest import log_fake_experiment
@@ -26,10 +26,13 @@ def test_report_from_a_temporary_store(mlflow_store, tmp_path):
     runs = MlflowRunsDataset(experiment_name="fsigenz").load()
     assert len(runs) == 10 and {"run_id", "status", "metrics.synthetic.gzsl_h", "params.model.method"} <= set(runs.columns)
 
-    table, markdown, figure = report_comparison(collect_runs(runs), PARAMETERS["reporting"])
+    published = yaml.safe_load((PROJECT_ROOT / "conf/base/published.yml").read_text())
+    table, markdown, figure, beside = report_comparison(collect_runs(runs), PARAMETERS["reporting"], published)
     assert list(zip(table["method"], table["h"], table["n_synthetic_per_class"])) == [
         ("fsigenz", 44.0, 20), ("tcn", 33.0, 0), ("eszsl", 36.0, 0), ("fclswgan", 40.0, 300)]  # configured order
-    assert "| FSIGenZ | synthetic | 49.0 | 34.0 | 64.0 | 44.0 | 47.0 | 20 |" in markdown
+    # one run each (no seeds study here): no interval; the fake runs log no AUSUC
+    assert "| FSIGenZ | synthetic | 1 | 49.0 | 34.0 | 64.0 | 44.0 | 47.0 | – | 20 |" in markdown
+    assert beside.empty  # the fake runs record no features: no published number is comparable
     assert "| f-CLSWGAN | synthetic |" in markdown
     figure.savefig(tmp_path / "efficiency.png")
     assert (tmp_path / "efficiency.png").stat().st_size > 10_000
@@ -47,6 +50,21 @@ def test_runs_dataset_errors_name_the_cause(mlflow_store):
         MlflowRunsDataset().load()
     with pytest.raises(DatasetError, match="read-only"):
         MlflowRunsDataset().save(pd.DataFrame())
+
+
+def test_tags_dataset_writes_prefixed_tags_of_the_active_run_only(mlflow_store):
+    import mlflow
+
+    dataset = MlflowTagsDataset(prefix="cub")
+    dataset.save({"features": "ResNet-101 (xlsa17)"})  # no active run: nothing to write, no error
+    with mlflow.start_run() as run:
+        dataset.save({"features": "ResNet-101 (xlsa17)", "semantics": "attributes"})
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["cub.features"] == "ResNet-101 (xlsa17)" and tags["cub.semantics"] == "attributes"
+    with pytest.raises(DatasetError, match="expected a dict of tags"):
+        dataset.save(["features"])
+    with pytest.raises(DatasetError, match="write-only"):
+        dataset.load()
 
 
 @pytest.mark.slow
@@ -76,7 +94,8 @@ def test_study_runner_tags_its_runs_and_the_reporting_pipeline_writes_the_report
     report = runs["smoke/report"]
     assert report.data.tags["study_role"] == "report"
     artifacts = {a.path for a in client.list_artifacts(report.info.run_id, "reporting")}
-    assert {"reporting/comparison.md", "reporting/comparison.csv", "reporting/efficiency.png", "reporting/studies"} <= artifacts
+    assert {"reporting/comparison.md", "reporting/comparison.csv", "reporting/efficiency.png", "reporting/published.csv",
+            "reporting/studies"} <= artifacts
 
     reporting = project / "data/08_reporting"
     comparison = pd.read_csv(reporting / "comparison/comparison.csv")

@@ -99,3 +99,42 @@ def test_only_selects_and_rejects_unknown_settings():
         select_settings(settings, ["c"])
     with pytest.raises(ValueError, match="cannot pass through"):
         format_value("a,b")
+
+
+def test_seeds_cross_every_setting_and_set_every_seed_parameter():
+    settings = study_settings("s", {
+        "settings": {"fsigenz": {"model.method": "fsigenz"}, "eszsl": {"model.method": "eszsl"}},
+        "seeds": [0, 7], "seed_parameters": ["fsigenz.scc.seed", "synthetic.source.seed"],
+    })
+    assert [s.name for s in settings] == ["fsigenz/seed=0", "fsigenz/seed=7", "eszsl/seed=0", "eszsl/seed=7"]
+    assert settings[1].overrides == {"model.method": "fsigenz", "fsigenz.scc.seed": 7, "synthetic.source.seed": 7}
+    assert (settings[1].seed, settings[1].base) == (7, "fsigenz")
+    # --only with a base name runs all its seeds
+    assert [s.name for s in select_settings(settings, ["eszsl"])] == ["eszsl/seed=0", "eszsl/seed=7"]
+    assert [s.name for s in select_settings(settings, ["eszsl/seed=7"])] == ["eszsl/seed=7"]
+
+
+def test_configured_seeds_study_covers_every_baseline_and_the_data_seed():
+    studies = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_experiments.yml").read_text())["studies"]
+    settings = study_settings("seeds", studies["seeds"])
+    bases = {s.base for s in settings}
+    assert bases == {s.overrides["model.method"] for s in settings} >= {"fsigenz", "tcn", "ncm", "eszsl", "fclswgan"}
+    assert len({s.seed for s in settings}) >= 3 and len(settings) == len(bases) * len({s.seed for s in settings})
+    assert all(s.overrides["synthetic.source.seed"] == s.seed == s.overrides["fsigenz.scc.seed"] for s in settings)
+
+
+@pytest.mark.parametrize(
+    "seeds, parameters, message",
+    [
+        ([0, 0], ["fsigenz.scc.seed"], "each seed once"),
+        ([0, -1], ["fsigenz.scc.seed"], "non-empty list of integers >= 0"),
+        ("0", ["fsigenz.scc.seed"], "non-empty list of integers >= 0"),
+        ([0, 1], None, "seed_parameters: expected a non-empty list"),
+        ([0, 1], ["model.method"], "sets ['model.method'], which seed_parameters sets per seed"),
+    ],
+)
+def test_bad_seeds_are_named(seeds, parameters, message):
+    study = {"settings": {"a": {"model.method": "eszsl"}}, "seeds": seeds, "seed_parameters": parameters}
+    with pytest.raises(ValueError, match="experiments.studies.s") as error:
+        study_settings("s", study)
+    assert message in str(error.value)

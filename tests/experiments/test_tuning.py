@@ -127,7 +127,8 @@ def test_trials_report_the_validation_curve_and_can_be_pruned(small_synthetic):
     objective = make_objective(small_synthetic, config, dimensions)
     kept = optuna.create_study(direction="maximize")
     kept.optimize(objective, n_trials=1)
-    assert sorted(kept.trials[0].intermediate_values) == [10, 20]  # one report per validation evaluation
+    # one report per validation evaluation, the anchored classifier's untrained step 0 included
+    assert sorted(kept.trials[0].intermediate_values) == [0, 10, 20]
     pruned = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1000.0))
     pruned.optimize(objective, n_trials=1)
     assert pruned.trials[0].state == optuna.trial.TrialState.PRUNED

@@ -59,7 +59,15 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     assert any(key.startswith("time.") for key in metric_keys)  # wall time of each stage
     assert "fsigenz.msas.enabled" in param_keys and "model.method" in param_keys
     artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}
-    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json", "run_configuration.yml"} <= artifacts
+    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json", "run_configuration.yml",
+            "seen_unseen_curve.png", "unseen_class_accuracy.csv", "confused_pairs.csv"} <= artifacts
+    # AUSUC for every run; the inputs the report matches published numbers on, as tags
+    assert 0.0 < metrics["ausuc"] <= 100.0 and "synthetic.ausuc" in metric_keys
+    with sqlite3.connect(project / "mlflow.db") as db:
+        tags = dict(db.execute("select key, value from tags where key like 'synthetic.%'").fetchall())
+    assert tags == {"synthetic.features": "synthetic", "synthetic.semantics": "synthetic"}
+    per_class = pd.read_csv(project / "data/08_reporting/synthetic/unseen_class_accuracy.csv")
+    assert len(per_class) == 10 and per_class["gzsl_cs"].is_monotonic_increasing  # hardest unseen class first
 
 
 def test_prototype_table_has_class_lambda_and_vector(synthetic_run):

@@ -8,7 +8,7 @@ import yaml
 
 from fsigenz.configuration import CONFIGURABLE_BLOCKS, resolve_run_configuration
 from fsigenz.pipelines.classifier_training.nodes import select_on_validation, train_final_model
-from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
+from fsigenz.pipelines.evaluation.nodes import evaluate_on_test, score_test_split
 from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table, prototypes_from_table
 from tests.conftest import PROJECT_ROOT
 
@@ -29,7 +29,7 @@ def run_nodes(dataset, config):
     table = generate_prototype_table(dataset, config)
     selection = select_on_validation(dataset, config)
     trained = train_final_model(dataset, table, selection, config)
-    return table, selection, trained, evaluate_on_test(dataset, trained, selection)
+    return table, selection, trained, evaluate_on_test(score_test_split(dataset, trained), trained, selection)
 
 
 def test_fsigenz_nodes_beat_chance_and_repeat_bit_for_bit(small_synthetic):

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 REQUIRED_SPLIT_KEYS = ("allclasses_names", "trainval_loc", "test_seen_loc", "test_unseen_loc")
 ATTRIBUTE_KEYS = ("att", "original_att")
+# variable of a simulated res101.mat (write_res101_standin) that real xlsa17 files do not have
+STANDIN_MARKER = "simulated_by"
 
 
 def _require_file(path: Path, what: str) -> Path:
@@ -239,5 +241,8 @@ def write_res101_standin(
     params = {**DEFAULTS, **(appearance or {}), "feature_dim": feature_dim}
     features = simulate_features(attributes, labels, params, rng)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(str(output_path), {"features": features.T, "labels": (labels + 1).reshape(-1, 1).astype(np.float64)})
+    scipy.io.savemat(str(output_path), {
+        "features": features.T, "labels": (labels + 1).reshape(-1, 1).astype(np.float64),
+        STANDIN_MARKER: "fsigenz.data.xlsa17.write_res101_standin",  # so no report takes it for real features
+    })
     return output_path

@@ -171,3 +171,30 @@ def prototype_tsne_figure(
         )
     figure.suptitle(title)
     return figure
+
+
+def seen_unseen_figure(curve, calibration_gamma: float | None = None, title: str = "Seen-unseen accuracy curve") -> Figure:
+    """S against U over every calibration γ (a :class:`~fsigenz.evaluation.metrics.SeenUnseenCurve`), its
+    area (AUSUC) in the legend, and the operating points γ = 0 and, when given, the γ chosen on validation."""
+    figure = Figure(figsize=(5.6, 5), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(curve.unseen, curve.seen, color="tab:blue", drawstyle="default", label=f"all γ: AUSUC {curve.area:.1f}")
+    ax.fill_between(curve.unseen, curve.seen, alpha=0.12, color="tab:blue")
+    marks = [(0.0, "γ = 0 (no calibration)", "o", "tab:red")]
+    if calibration_gamma is not None:
+        marks.append((float(calibration_gamma), f"γ = {calibration_gamma:.3g} (chosen on validation)", "s", "tab:green"))
+    for gamma, label, marker, colour in marks:
+        # the curve point whose γ interval holds gamma (a breakpoint itself takes the point above it)
+        k = int(np.searchsorted(curve.breakpoints, gamma, side="right"))
+        u, s = curve.unseen[k], curve.seen[k]
+        h = 0.0 if u + s == 0 else 2 * u * s / (u + s)
+        ax.scatter([u], [s], marker=marker, s=60, color=colour, edgecolor="black", zorder=3,
+                   label=f"{label}: U {u:.1f}, S {s:.1f}, H {h:.1f}")
+    ax.set_xlabel("U: accuracy on unseen classes (%)")
+    ax.set_ylabel("S: accuracy on seen classes (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title, fontsize=9)
+    return figure

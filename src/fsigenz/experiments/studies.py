@@ -10,6 +10,14 @@ either by name or as one-parameter-at-a-time sweeps::
     sensitivity:                                # the paper's Figure 5
       sweeps:
         fsigenz.prototypes.n_prototypes: [5, 10, 20, 30, 50]
+    seeds:                                      # spread over seeds
+      settings:
+        fsigenz: {model.method: fsigenz}
+      seeds: [0, 1, 2]
+      seed_parameters: [fsigenz.scc.seed, synthetic.source.seed]
+
+With ``seeds``, every setting runs once per seed, all ``seed_parameters`` set to that seed; the runs are
+named ``<setting>/seed=<seed>`` and the reports summarise each setting by its mean and 95 % interval.
 
 Each setting becomes one ``kedro run`` whose ``--params`` are the setting's values: a global command-line
 value beats the per-dataset defaults (README, "Parameters"), so the value under study reaches every
@@ -21,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-STUDY_KEYS = ("description", "settings", "sweeps")
+STUDY_KEYS = ("description", "settings", "sweeps", "seeds", "seed_parameters")
+SEED_SEPARATOR = "/seed="
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,17 @@ class StudySetting:
     overrides: dict[str, Any] = field(default_factory=dict)  # dotted parameter -> value
     swept_parameter: str | None = None
     value: Any = None
+    seed: int | None = None  # studies with seeds: the seed of this run (``name`` is ``<base>/seed=<seed>``)
 
+    @property
+    def base(self) -> str:
+        """The setting's name without its seed: what a study with seeds summarises over."""
+        return base_setting(self.name)
+
+
+def base_setting(name: str) -> str:
+    """``fsigenz`` for ``fsigenz/seed=2``; a name without a seed is returned as it is."""
+    return str(name).split(SEED_SEPARATOR, 1)[0]
 
 def sweep_setting_name(parameter: str, value: Any) -> str:
     """``fsigenz.scc.beta=0.5``: the setting name of one point of a sweep."""
@@ -64,6 +83,7 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
             )
     if not settings:
         raise ValueError(f"{where}: no settings; give 'settings' or 'sweeps'")
+    settings = _with_seeds(where, settings, study.get("seeds"), study.get("seed_parameters"))
     names = [s.name for s in settings]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -71,15 +91,52 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
     return settings
 
 
+def _with_seeds(where: str, settings: list[StudySetting], seeds: Any, seed_parameters: Any) -> list[StudySetting]:
+    """Each setting once per seed (all ``seed_parameters`` set to it), or ``settings`` when no seeds are given."""
+    if seeds is None and seed_parameters is None:
+        return settings
+    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ValueError(f"{where}.seeds: expected a non-empty list of integers >= 0, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{where}.seeds: each seed once, got {list(seeds)}")
+    if not isinstance(seed_parameters, Sequence) or isinstance(seed_parameters, str) or not seed_parameters or not all(
+        isinstance(p, str) and p for p in seed_parameters
+    ):
+        raise ValueError(
+            f"{where}.seed_parameters: expected a non-empty list of dotted parameters that take the seed "
+            f"(e.g. [fsigenz.scc.seed, synthetic.source.seed]), got {seed_parameters!r}"
+        )
+    for setting in settings:
+        clash = sorted(set(setting.overrides) & set(seed_parameters))
+        if clash:
+            raise ValueError(f"{where}.settings.{setting.name}: sets {clash}, which seed_parameters sets per seed")
+    return [
+        StudySetting(
+            f"{setting.name}{SEED_SEPARATOR}{seed}",
+            {**setting.overrides, **{parameter: seed for parameter in seed_parameters}},
+            setting.swept_parameter,
+            setting.value,
+            seed,
+        )
+        for setting in settings
+        for seed in seeds
+    ]
+
+
 def select_settings(settings: list[StudySetting], only: Sequence[str] | None) -> list[StudySetting]:
-    """The settings named in ``only`` (all when empty), refusing a name the study does not have."""
+    """The settings named in ``only`` (all when empty), refusing a name the study does not have.
+
+    In a study with seeds, a setting's base name (``fsigenz``) selects all its seeds.
+    """
     if not only:
         return settings
-    known = {s.name for s in settings}
+    known = {s.name for s in settings} | {s.base for s in settings}
     missing = [name for name in only if name not in known]
     if missing:
         raise ValueError(f"--only: unknown setting(s) {missing}; the study has {sorted(known)}")
-    return [s for s in settings if s.name in set(only)]
+    return [s for s in settings if s.name in set(only) or s.base in set(only)]
 
 
 def format_value(value: Any) -> str:

@@ -1,12 +1,17 @@
-"""Nodes of the evaluation pipeline: the test split, once, with the γ chosen on validation."""
+"""Nodes of the evaluation pipeline: the test split, scored once, with the γ chosen on validation."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from fsigenz.data.dataset import ZeroShotDataset
+from fsigenz.evaluation.scored_split import ScoredSplit
+from fsigenz.experiments.figures import seen_unseen_figure
+from fsigenz.experiments.published import describe_data
 from fsigenz.methods.early_stopping import MONITORED_LOSS
 from fsigenz.methods.registry import method_spec
 from fsigenz.model import ZeroShotClassifier
@@ -16,23 +21,51 @@ CURVE_METRICS = ("gzsl_h", "gzsl_unseen", "gzsl_seen", "czsl_top1")
 LOSS_POINTS = 100  # training-loss points logged to MLflow (window means): one insert each
 
 
-def evaluate_on_test(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier, model_selection: dict) -> tuple[dict, dict]:
-    """CZSL / GZSL metrics (in %) without and with calibrated stacking, plus curves for MLflow."""
+def score_test_split(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier) -> ScoredSplit:
+    """Scores of the trained model on test_unseen and test_seen, over every class (scored once)."""
     protocol = final_protocol(dataset)
     started = time.perf_counter()
-    metrics = protocol.evaluate(trained_model.estimator, gamma=trained_model.calibration_gamma)
-    scoring_seconds = time.perf_counter() - started
+    scores_unseen, scores_seen = protocol.scores(trained_model.estimator)
+    return ScoredSplit(
+        scores_unseen=scores_unseen,
+        labels_unseen=protocol.unseen_labels,
+        scores_seen=scores_seen,
+        labels_seen=protocol.seen_labels,
+        seen_mask=protocol.task.seen_mask,
+        class_names=tuple(dataset.class_names[c] for c in protocol.dataset_classes),
+        calibration_gamma=float(trained_model.calibration_gamma),
+        scoring_seconds=time.perf_counter() - started,
+    )
+
+
+def describe_test_data(dataset: ZeroShotDataset) -> dict:
+    """Which features and class semantics the run used (MLflow tags; the report matches published numbers on them)."""
+    return describe_data(dataset.source, dataset.metadata, dataset.feature_dim)
+
+
+def report_per_class(test_scores: ScoredSplit, trained_model: ZeroShotClassifier, evaluation: dict) -> tuple[Figure, pd.DataFrame, pd.DataFrame]:
+    """The seen-unseen accuracy curve (figure), accuracy of each unseen class, the most confused class pairs."""
+    figure = seen_unseen_figure(
+        test_scores.curve(), test_scores.calibration_gamma,
+        title=f"{trained_model.method_name} on {trained_model.metadata.get('dataset', 'test')}: seen-unseen accuracy curve",
+    )
+    return figure, test_scores.unseen_class_accuracy(), test_scores.confused_pairs(evaluation["top_confused_pairs"])
+
+
+def evaluate_on_test(test_scores: ScoredSplit, trained_model: ZeroShotClassifier, model_selection: dict) -> tuple[dict, dict]:
+    """CZSL / GZSL metrics (in %) without and with calibrated stacking, AUSUC, plus curves for MLflow."""
+    metrics = test_scores.report()
     metadata = trained_model.metadata
     report = {
         "method": trained_model.method_name,
-        "dataset": dataset.name,
+        "dataset": metadata.get("dataset", "dataset"),
         **{k: round(float(v), 4) for k, v in metrics.items()},
         "n_synthetic_per_class": metadata["n_synthetic_per_class"],
         "selected_step": model_selection["best_step"],
         "selected_setting": model_selection["setting"],
         "seconds_selection": round(metadata["selection_seconds"], 3),
         "seconds_training": round(metadata["training_seconds"], 3),
-        "seconds_test_scoring": round(scoring_seconds, 3),
+        "seconds_test_scoring": round(test_scores.scoring_seconds, 3),
         # stages timed by the method itself (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
         **{f"seconds_{stage}": round(float(s), 3) for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()},
     }

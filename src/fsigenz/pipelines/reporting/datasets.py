@@ -1,4 +1,5 @@
-"""Read-only dataset: the runs of an MLflow experiment, as ``mlflow.search_runs`` returns them."""
+"""MLflow datasets of the reports: the runs of an experiment, as ``mlflow.search_runs`` returns them
+(read-only), and tags of the active run (write-only)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,29 @@ class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
 
     def _describe(self) -> dict[str, Any]:
         return {"experiment_name": self._experiment_name, "filter_string": self._filter_string}
+
+
+class MlflowTagsDataset(AbstractDataset[dict, None]):
+    """Writes a dict as tags ``<prefix>.<key>`` of the active MLflow run (the one ``kedro run`` logs to).
+
+    Text that identifies a run's inputs (e.g. ``synthetic.features``) belongs in tags, where
+    ``mlflow.search_runs`` returns it as ``tags.<prefix>.<key>``. Without an active run (tracking
+    disabled) nothing is written.
+    """
+
+    def __init__(self, prefix: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        self._prefix = prefix
+        self.metadata = metadata
+
+    def save(self, data: dict) -> None:
+        if not isinstance(data, dict):
+            raise DatasetError(f"MlflowTagsDataset: expected a dict of tags, got {type(data).__name__}")
+        if mlflow.active_run() is None:
+            return
+        mlflow.set_tags({f"{self._prefix}.{key}" if self._prefix else str(key): str(value) for key, value in data.items()})
+
+    def load(self) -> dict:
+        raise DatasetError("MlflowTagsDataset is write-only: read the tags back with mlflow.search_runs")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"prefix": self._prefix}

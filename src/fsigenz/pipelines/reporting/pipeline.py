@@ -1,4 +1,5 @@
-"""reporting: ``mlflow_runs`` (the experiment's runs) → comparison table + efficiency figure, study summaries.
+"""reporting: ``mlflow_runs`` (the experiment's runs) → comparison table + efficiency figure, study summaries;
+``published_results`` (conf/base/published.yml) → the published numbers on the runs' inputs, beside them.
 
 Run it after any runs: ``kedro run --pipelines=reporting``; the study runner (scripts/run_study.py) calls it
 after each study. Outputs go to data/08_reporting/comparison/ and data/08_reporting/studies/ and, as
@@ -16,8 +17,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(collect_runs, "mlflow_runs", "run_results", name="collect_runs"),
             node(
                 report_comparison,
-                ["run_results", "params:reporting"],
-                ["comparison_table", "comparison_markdown", "efficiency_figure"],
+                ["run_results", "params:reporting", "published_results"],
+                ["comparison_table", "comparison_markdown", "efficiency_figure", "published_comparison"],
                 name="report_comparison",
             ),
             node(

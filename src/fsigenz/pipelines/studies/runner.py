@@ -3,6 +3,7 @@
     python scripts/run_study.py ablation                       # every dataset present
     python scripts/run_study.py sensitivity --namespaces synthetic
     python scripts/run_study.py ablation --only without_dpsr   # rerun one setting
+    python scripts/run_study.py seeds --only fsigenz           # every seed of one setting
     python scripts/run_study.py ablation --dry-run             # print the commands
 
 Each setting runs as its own process (kedro-mlflow cannot share a process between runs). The runner
@@ -154,7 +155,8 @@ def run_study(
         if dry_run:
             continue
         started = time.perf_counter()
-        tags = {"study": study, "setting": setting.name, "study_invocation": invocation, "study_role": "setting"}
+        tags = {"study": study, "setting": setting.name, "study_invocation": invocation, "study_role": "setting",
+                **({"seed": str(setting.seed)} if setting.seed is not None else {})}
         run_id, returncode = run_tagged(command, client, experiment_id, f"{study}/{setting.name}", tags, project_path)
         outcomes.append(SettingOutcome(setting.name, run_id, returncode, time.perf_counter() - started))
         logger.info("Study %s, setting %s: %s in %.0f s (MLflow run %s)", study, setting.name,
