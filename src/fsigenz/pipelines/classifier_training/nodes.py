@@ -21,9 +21,25 @@ logger = logging.getLogger(__name__)
 PROTOTYPE_KEYS = ("msas.", "prototypes.", "l2_normalize")
 
 
+def _require_training_steps(method: str, parameters: dict) -> None:
+    """An iterative method needs at least one training step: its length is chosen on validation up to it."""
+    steps_parameter = method_spec(method).steps_parameter
+    if not steps_parameter:
+        return
+    value = parameters
+    for key in steps_parameter.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f"parameters '{method}.{steps_parameter}': expected an integer >= 1 (the most training steps; "
+            f"the length is chosen on validation up to it), got {value!r}"
+        )
+
+
 def select_on_validation(dataset: ZeroShotDataset, model: dict, overrides: dict, **method_blocks: dict) -> dict:
     """Choose the grid setting, the training length and γ on the class-disjoint validation split."""
     config = resolve_configuration(model, overrides, method_blocks)
+    _require_training_steps(config.method, config.method_parameters)
     protocol = validation_protocol(
         dataset, config.selection.get("seen_holdout_fraction", 0.2), config.selection.get("seed", 0)
     )
