@@ -110,7 +110,7 @@ def cli() -> None:
 @click.pass_context
 def run(ctx: click.Context, **kwargs):
     from fsigenz.publication import discard_staged_outputs
-    from fsigenz.run_records import close_stopped_runs, failed_node, record_command_line
+    from fsigenz.run_records import close_failed_runs, close_stopped_runs, failed_node, record_command_line
 
     record_command_line(sys.argv)
     previous = {number: signal.signal(number, _raise_run_stopped) for number in STOP_SIGNALS}
@@ -130,6 +130,8 @@ def run(ctx: click.Context, **kwargs):
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
     except Exception as error:
+        discard_staged_outputs()
+        close_failed_runs(error)  # one still open: the error came after the pipeline (model logging)
         if os.environ.get(VERBOSE, "").lower() in ("1", "true", "yes"):
             raise
         click.echo(error_report(error, failed_node(), _write_log(error)), err=True)

@@ -117,6 +117,24 @@ def close_stopped_runs(reason: str) -> list[str]:
     return closed
 
 
+def close_failed_runs(error: BaseException) -> list[str]:
+    """Close as FAILED, tagged with ``error``, the runs still active after an error that Kedro's
+    ``on_pipeline_error`` did not see (one raised while logging the model after the pipeline, or before
+    it started). Returns the closed run ids."""
+    closed: list[str] = []
+    outcome = "validation_failure" if isinstance(error, INPUT_ERRORS) else "failed"
+    reason = _short(f"{type(error).__name__}: {error}")
+    while (run := mlflow.active_run()) is not None:
+        if run.info.run_id not in closed:
+            client = mlflow.MlflowClient()
+            client.set_tag(run.info.run_id, OUTCOME, outcome)
+            client.set_tag(run.info.run_id, REASON, reason)
+            client.set_tag(run.info.run_id, DESCRIPTION, f"{outcome.replace('_', ' ')}: {reason}")
+            closed.append(run.info.run_id)
+        mlflow.end_run(status="FAILED")
+    return closed
+
+
 def close_runs_of_dead_processes(experiment_id: str, current_run_id: str | None) -> list[str]:
     """Close as KILLED the RUNNING runs of ``experiment_id`` whose process (on this host) is gone.
 
