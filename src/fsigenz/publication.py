@@ -47,7 +47,7 @@ def _owner_alive(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     started = process_started(int(owner["pid"]))
-    return started is not None and started in ("unknown", owner.get("started"))
+    return started is not None and (started == "unknown" or owner.get("started") in (None, "", "unknown", started))
 
 
 def finish_interrupted_publications(project: Path) -> None:

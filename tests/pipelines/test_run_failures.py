@@ -98,3 +98,35 @@ def test_bad_parameter_ends_with_the_reason_and_tags_a_validation_failure(tmp_pa
 
     verbose = kedro(project, "run", "--params=fsigenz.prototypes.n_prototypes=-5", env={"FSIGENZ_VERBOSE": "1"})
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr and "_validate_parameters" in verbose.stderr
+
+
+def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import mlflow
+
+    from fsigenz.run_records import HOST, OUTCOME, PID, PROCESS_STARTED, close_runs_of_dead_processes, process_started
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("fsigenz", artifact_location=str(tmp_path / "artifacts"))
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    host = socket.gethostname()
+    owners = {
+        "killed": {PID: str(dead_pid), HOST: host, PROCESS_STARTED: "1.00"},
+        "alive": {PID: str(os.getpid()), HOST: host, PROCESS_STARTED: process_started(os.getpid())},
+        "elsewhere": {PID: str(dead_pid), HOST: host + "-other", PROCESS_STARTED: "1.00"},
+        "untagged": {},
+    }
+    runs = {name: client.create_run(experiment, tags=tags, run_name=name).info.run_id for name, tags in owners.items()}
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        assert close_runs_of_dead_processes(experiment, current_run_id=None) == [runs["killed"]]
+    finally:
+        mlflow.set_tracking_uri(previous)
+    killed = client.get_run(runs["killed"])
+    assert killed.info.status == "KILLED" and killed.data.tags[OUTCOME] == "killed"
+    assert all(client.get_run(runs[name]).info.status == "RUNNING" for name in ("alive", "elsewhere", "untagged"))
