@@ -71,6 +71,15 @@ def error_report(error: BaseException, node: str | None, log: Path | None) -> st
     return "\n".join([f"{kind}: {lines[0]}", *lines[1:], "  (" + "; ".join(where) + ")"])
 
 
+def _bookkeeping(action, *args):
+    """Run a clean-up step after a failure or a stop; its own failure is noted, never raised over the first."""
+    try:
+        return action(*args)
+    except Exception as error:  # noqa: BLE001 - the first error is the one to report
+        click.echo(f"(while cleaning up: {type(error).__name__}: {error})", err=True)
+        return None
+
+
 def _write_log(error: BaseException) -> Path | None:
     try:
         ERROR_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -122,16 +131,16 @@ def run(ctx: click.Context, **kwargs):
         for number in (signal.SIGINT, *STOP_SIGNALS):  # finish the bookkeeping before the next signal
             signal.signal(number, signal.SIG_IGN)
         name = stop.signal_name if isinstance(stop, RunStopped) else "SIGINT"
-        discard_staged_outputs()
-        closed = close_stopped_runs(name)
+        _bookkeeping(discard_staged_outputs)
+        closed = _bookkeeping(close_stopped_runs, name)
         runs = f"; MLflow run {', '.join(closed)} marked KILLED" if closed else ""
         click.echo(f"Run stopped by {name}: its outputs were not published{runs}", err=True)
         sys.exit(128 + getattr(signal, name))
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
     except Exception as error:
-        discard_staged_outputs()
-        close_failed_runs(error)  # one still open: the error came after the pipeline (model logging)
+        _bookkeeping(discard_staged_outputs)
+        _bookkeeping(close_failed_runs, error)  # one still open: the error came after the pipeline (model logging)
         if os.environ.get(VERBOSE, "").lower() in ("1", "true", "yes"):
             raise
         click.echo(error_report(error, failed_node(), _write_log(error)), err=True)
