@@ -7,7 +7,10 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "fsigenz"
-KEDRO_LAYER = {"pipelines", "hooks.py", "settings.py", "pipeline_registry.py", "__main__.py", "definitions.py"}
+KEDRO_LAYER = {
+    "pipelines", "hooks.py", "settings.py", "pipeline_registry.py", "__main__.py", "definitions.py", "cli.py",
+    "run_records.py", "publication.py",
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -14,11 +14,12 @@ of the namespaces otherwise.
 
 from __future__ import annotations
 
+import logging
 from importlib import metadata
 from pathlib import Path
 
 from kedro.pipeline import Pipeline
-from kedro_mlflow.pipeline import pipeline_ml_factory
+from kedro_mlflow.pipeline.pipeline_ml import KedroMlflowPipelineMLError, PipelineML
 
 import fsigenz
 from fsigenz.pipelines import (
@@ -47,6 +48,8 @@ SHARED_PARAMETERS = {
 # the served model's request parameters, the same for every namespace
 INFERENCE_PARAMETERS = {name: name for name in inference.pipeline.PARAMETERS}
 LOGGED_MODEL_NAME = "model"
+_QUIET_LOGGER = logging.getLogger("fsigenz.pipeline_registry.model_logging")
+_QUIET_LOGGER.setLevel(logging.ERROR)
 # What the served model imports besides fsigenz (which travels with it as code): pinned to the
 # installed versions, so that MLflow need not infer them (a subprocess that loads the model).
 # timm, torchvision and pillow embed image_path rows.
@@ -78,11 +81,42 @@ def _per_namespace(base: Pipeline, namespaces: list[str]) -> Pipeline:
     return sum(namespaced, Pipeline([]))
 
 
+class ModelLoggingPipeline(PipelineML):
+    """kedro-mlflow's ``PipelineML`` whose parts (``from_nodes``, ``filter``, … as used by
+    ``--from-nodes`` and by Kedro's resume hint after a failed node) stay usable when they lack a node
+    that makes an inference input.
+
+    ``package_image_backbone`` depends on parameters only, so a part that starts after it (Kedro's
+    resume hint after any later node fails, or ``--from-nodes``) leaves ``image_backbone`` free, and
+    ``PipelineML`` raises ``KedroMlflowPipelineMLError`` ("No free input is allowed"). Raised while Kedro
+    writes its resume hint, that error replaced the node's real one. Such a part cannot log the model
+    and becomes a plain pipeline instead, as ``PipelineML.only_nodes`` already does (whose warning that
+    the pipeline is "no longer a PipelineML", repeated for every part the resume hint looks at, is
+    silenced here).
+    """
+
+    @property
+    def _logger(self) -> logging.Logger:
+        return _QUIET_LOGGER
+
+    def _turn_pipeline_to_ml(self, pipeline: Pipeline) -> Pipeline:
+        try:
+            return ModelLoggingPipeline(
+                nodes=pipeline.nodes,
+                inference=self.inference,
+                input_name=self.input_name,
+                kpm_kwargs=self.kpm_kwargs,
+                log_model_kwargs=self.log_model_kwargs,
+            )
+        except KedroMlflowPipelineMLError:
+            return Pipeline(pipeline.nodes)
+
+
 def _model_logging_pipeline(full: Pipeline, namespace: str) -> Pipeline:
     """``full`` for one namespace, logging ``trained_model``, ``image_backbone`` and the inference pipeline
     as an MLflow model."""
-    return pipeline_ml_factory(
-        training=_per_namespace(full + inference.create_image_backbone_pipeline(), [namespace]),
+    return ModelLoggingPipeline(
+        nodes=_per_namespace(full + inference.create_image_backbone_pipeline(), [namespace]).nodes,
         inference=Pipeline(inference.create_pipeline(), namespace=namespace, parameters=INFERENCE_PARAMETERS),
         input_name=f"{namespace}.features_to_score",
         log_model_kwargs={

@@ -57,3 +57,38 @@ def test_unknown_source_type_and_option():
         load_source({"type": "imagenet"})
     with pytest.raises(DataValidationError, match=r"unknown option\(s\) \['folder'\]"):
         load_source({"type": "generic", "folder": "x"})
+
+
+@pytest.mark.parametrize("file_name", ["images.csv", "class_attributes.csv"])
+def test_empty_csv_is_named(small_synthetic, tmp_path, file_name):
+    write_generic(small_synthetic, tmp_path)
+    (tmp_path / file_name).write_text("")
+    with pytest.raises(DataValidationError, match=rf"{file_name}: the file is empty; expected .*column"):
+        load_generic(tmp_path)
+
+
+@pytest.mark.parametrize("file_name", ["images.csv", "class_attributes.csv"])
+def test_header_only_csv_is_named(small_synthetic, tmp_path, file_name):
+    write_generic(small_synthetic, tmp_path)
+    header = (tmp_path / file_name).read_text().splitlines()[0]
+    (tmp_path / file_name).write_text(header + "\n")
+    with pytest.raises(DataValidationError, match=rf"{file_name}: has a header \(\[.*\]\) but no rows"):
+        load_generic(tmp_path)
+
+
+def test_transposed_features_are_named_as_such(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    features = np.load(tmp_path / "features.npy")
+    np.save(tmp_path / "features.npy", features.T)
+    with pytest.raises(DataValidationError, match=rf"features.npy: looks transposed: expected \(N, d\).* got \({features.shape[1]}, {features.shape[0]}\)"):
+        load_generic(tmp_path)
+
+
+def test_duplicated_class_names_are_named_with_their_lines(small_synthetic, tmp_path):
+    write_generic(small_synthetic, tmp_path)
+    table = pd.read_csv(tmp_path / "class_attributes.csv")
+    table.loc[4, "class"] = table.loc[1, "class"]
+    table.to_csv(tmp_path / "class_attributes.csv", index=False)
+    name = table.loc[1, "class"]
+    with pytest.raises(DataValidationError, match=rf"class_attributes.csv: field 'class': expected unique class names; repeated .*'{name}': \[3, 6\]"):
+        load_generic(tmp_path)

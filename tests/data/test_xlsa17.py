@@ -115,3 +115,51 @@ def test_test_unseen_image_of_seen_class_is_named(real_xlsa17_copy):
     scipy.io.savemat(folder / "res101.mat", {"features": features["features"], "labels": features["labels"]})
     with pytest.raises(DataValidationError, match=r"field 'test_unseen_loc': holds images of seen classes"):
         load_xlsa17(folder)
+
+
+def _splits_content(folder) -> dict:
+    return {k: v for k, v in scipy.io.loadmat(folder / "att_splits.mat").items() if not k.startswith("__")}
+
+
+def test_fractional_label_is_refused_not_truncated(real_xlsa17_copy):
+    folder = real_xlsa17_copy("awa2")
+    features = scipy.io.loadmat(folder / "res101.mat")
+    labels = features["labels"].astype(np.float64)
+    labels[2, 0] = 3.5
+    scipy.io.savemat(folder / "res101.mat", {"features": features["features"], "labels": labels})
+    with pytest.raises(DataValidationError, match=r"res101.mat: field 'labels': expected 1-based class indices \(whole numbers\), got 3.5 at entry 3"):
+        load_xlsa17(folder)
+
+
+def test_transposed_features_are_named_as_such(real_xlsa17_copy):
+    folder = real_xlsa17_copy("awa2", feature_dim=8)
+    features = scipy.io.loadmat(folder / "res101.mat")
+    scipy.io.savemat(folder / "res101.mat", {"features": features["features"].T, "labels": features["labels"]})
+    with pytest.raises(DataValidationError, match=r"res101.mat: field 'features': looks transposed: expected \(d, N\).* got \(37322, 8\)"):
+        load_xlsa17(folder)
+    # the extraction .npz stores N x d: a d x N array there is transposed too
+    np.savez(folder / "features.npz", features=features["features"], labels=features["labels"].ravel())
+    with pytest.raises(DataValidationError, match=r"features.npz: field 'features': looks transposed: expected \(N, d\).* got \(8, 37322\)"):
+        load_xlsa17(folder, features_file="features.npz")
+
+
+def test_duplicated_location_is_named(real_xlsa17_copy):
+    folder = real_xlsa17_copy("awa2")
+    content = _splits_content(folder)
+    content["test_seen_loc"] = content["test_seen_loc"].astype(np.int64)
+    repeated = int(content["test_seen_loc"][0, 0])
+    content["test_seen_loc"][4, 0] = repeated
+    scipy.io.savemat(folder / "att_splits.mat", content)
+    with pytest.raises(DataValidationError, match=rf"field 'test_seen_loc': expected each location once; 1 repeated, e\.g\. \[{repeated}\] \(1-based"):
+        load_xlsa17(folder)
+
+
+def test_overlapping_splits_name_the_1_based_locations(real_xlsa17_copy):
+    folder = real_xlsa17_copy("awa2")
+    content = _splits_content(folder)
+    content["test_seen_loc"] = content["test_seen_loc"].astype(np.int64)
+    shared = int(content["trainval_loc"][7, 0])  # as written in the file: 1-based
+    content["test_seen_loc"][0, 0] = shared
+    scipy.io.savemat(folder / "att_splits.mat", content)
+    with pytest.raises(DataValidationError, match=rf"field 'test_seen_loc': expected no location of 'trainval_loc'; 1 shared, e\.g\. \[{shared}\] \(1-based"):
+        load_xlsa17(folder)

@@ -170,14 +170,15 @@ class ZeroShotDataset:
                     f"splits.{name}",
                     f"row index out of range [0, {n_rows - 1}]: got [{rows.min()}, {rows.max()}]",
                 )
-            if np.unique(rows).size != rows.size:
-                _fail(src, f"splits.{name}", "contains duplicate row indices")
+            values, counts = np.unique(rows, return_counts=True)
+            if (counts > 1).any():
+                _fail(src, f"splits.{name}", f"contains duplicate row indices (0-based): {values[counts > 1][:5].tolist()}")
 
         split = self.splits
         for a, b in (("trainval", "test_seen"), ("trainval", "test_unseen"), ("test_seen", "test_unseen"), ("train", "val")):
             shared = np.intersect1d(split[a], split[b])
             if shared.size:
-                _fail(src, f"splits.{b}", f"overlaps splits.{a} in {shared.size} rows (first: {shared[0]})")
+                _fail(src, f"splits.{b}", f"overlaps splits.{a} in {shared.size} rows (0-based: {shared[:5].tolist()})")
         if not np.isin(split["train"], split["trainval"]).all() or not np.isin(split["val"], split["trainval"]).all():
             _fail(src, "splits.train/val", "the model-selection split must lie inside trainval")
 
@@ -221,6 +222,11 @@ def split_by_val_classes(
 
 def choose_val_classes(seen_classes: np.ndarray, n_val: int, seed: int) -> np.ndarray:
     """Deterministically hold out ``n_val`` seen classes for model selection."""
+    if len(seen_classes) < 2:
+        raise DataValidationError(
+            f"validation: field 'seen_classes': expected at least 2 seen classes (one or more are held out "
+            f"for model selection), got {len(seen_classes)}"
+        )
     if not 0 < n_val < len(seen_classes):
         raise DataValidationError(
             f"validation: field 'n_val_classes': expected 1..{len(seen_classes) - 1}, got {n_val}"

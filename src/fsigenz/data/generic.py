@@ -33,6 +33,19 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
+def _read_table(path: Path, expected: str) -> pd.DataFrame:
+    """A CSV file with at least one data row, or an error naming the file and what it should hold."""
+    try:
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:
+        raise DataValidationError(f"{path}: the file is empty; expected {expected}") from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataValidationError(f"{path}: not a readable CSV file ({type(error).__name__}: {error}); expected {expected}") from error
+    if table.empty:
+        raise DataValidationError(f"{path}: has a header ({list(table.columns)[:5]}) but no rows; expected {expected}")
+    return table
+
+
 def load_generic(
     directory: str | Path,
     features_file: str = "features.npy",
@@ -56,10 +69,15 @@ def load_generic(
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
         raise DataValidationError(f"{features_path}: expected a numeric (N, d) array, got shape {features.shape}, dtype {features.dtype}")
 
-    images = pd.read_csv(images_path)
+    images = _read_table(images_path, "columns 'label' and 'split', one row per feature row")
     for column in ("label", "split"):
         if column not in images.columns:
             raise DataValidationError(f"{images_path}: missing column '{column}'; found {list(images.columns)}")
+    if features.shape[1] == len(images) != features.shape[0]:
+        raise DataValidationError(
+            f"{features_path}: looks transposed: expected (N, d) = one row per image ({len(images)} rows in "
+            f"{images_path.name}), got {features.shape}; save features.T"
+        )
     if len(images) != features.shape[0]:
         raise DataValidationError(
             f"{images_path}: expected one row per feature row ({features.shape[0]} in {features_path.name}), got {len(images)}"
@@ -71,7 +89,7 @@ def load_generic(
             f"{images_path}: field 'split': expected one of {SPLIT_VALUES}, got '{images['split'].iloc[row]}' (row {row + 2})"
         )
 
-    table = pd.read_csv(attributes_path)
+    table = _read_table(attributes_path, "column 'class' then one numeric column per attribute, one row per class")
     if "class" not in table.columns:
         raise DataValidationError(f"{attributes_path}: missing column 'class'; found {list(table.columns)[:5]}")
     if table.shape[1] < 2:
@@ -83,7 +101,12 @@ def load_generic(
     class_names = table["class"].astype(str).tolist()
     index = {n: i for i, n in enumerate(class_names)}
     if len(index) != len(class_names):
-        raise DataValidationError(f"{attributes_path}: field 'class': duplicated class names")
+        repeated = table["class"].astype(str)[table["class"].astype(str).duplicated(keep=False)]
+        where = {name: [int(row) + 2 for row in rows] for name, rows in repeated.groupby(repeated).groups.items()}
+        raise DataValidationError(
+            f"{attributes_path}: field 'class': expected unique class names; repeated (with their CSV lines): "
+            f"{dict(list(where.items())[:5])}"
+        )
     unknown = sorted(set(images["label"].astype(str)) - set(index))
     if unknown:
         raise DataValidationError(f"{images_path}: field 'label': classes without a row in {attributes_path.name}: {unknown[:5]}")

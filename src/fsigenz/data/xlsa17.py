@@ -53,15 +53,50 @@ def _names(cell: np.ndarray) -> list[str]:
     return [str(np.asarray(item).ravel()[0]) if np.asarray(item).size else "" for item in np.asarray(cell).ravel()]
 
 
+def _whole_numbers(values: np.ndarray, path: Path, key: str, what: str) -> np.ndarray:
+    """``values`` as int64, refusing NaN and fractions (naming the first bad entry, 1-based) instead of truncating."""
+    values = np.asarray(values).ravel()
+    if not np.issubdtype(values.dtype, np.number):
+        raise DataValidationError(f"{path}: field '{key}': expected {what} (whole numbers), got dtype {values.dtype}")
+    bad = ~np.isfinite(values) | (values != np.round(values)) if np.issubdtype(values.dtype, np.floating) else np.zeros(values.size, bool)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"{path}: field '{key}': expected {what} (whole numbers), got {values[first].item()!r} at entry {first + 1} "
+            f"({int(bad.sum())} such entries)"
+        )
+    return values.astype(np.int64)
+
+
 def _locations(content: dict, key: str, path: Path, n_rows: int) -> np.ndarray:
     """1-based locations → 0-based row indices, range-checked against the feature file."""
-    locations = np.asarray(_require_key(content, key, path)).astype(np.int64).ravel()
+    locations = _whole_numbers(_require_key(content, key, path), path, key, "1-based row locations")
     if locations.size and (locations.min() < 1 or locations.max() > n_rows):
         raise DataValidationError(
             f"{path}: field '{key}': expected 1-based rows in [1, {n_rows}] (the feature file has "
             f"{n_rows} rows), got values in [{locations.min()}, {locations.max()}]"
         )
+    values, counts = np.unique(locations, return_counts=True)
+    if (counts > 1).any():
+        repeated = values[counts > 1]
+        raise DataValidationError(
+            f"{path}: field '{key}': expected each location once; {repeated.size} repeated, e.g. "
+            f"{[int(v) for v in repeated[:5]]} (1-based rows of the feature file)"
+        )
     return locations - 1
+
+
+def _check_disjoint(locations: dict[str, np.ndarray], path: Path) -> None:
+    """The evaluation splits share no image; name the shared 1-based locations."""
+    names = list(locations)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            shared = np.intersect1d(locations[first], locations[second])
+            if shared.size:
+                raise DataValidationError(
+                    f"{path}: field '{second}': expected no location of '{first}'; {shared.size} shared, e.g. "
+                    f"{[int(v) + 1 for v in shared[:5]]} (1-based rows of the feature file)"
+                )
 
 
 def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +115,17 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
         labels = np.asarray(_require_key(content, "labels", path)).ravel()
         if features.ndim != 2:
             raise DataValidationError(f"{path}: field 'features': expected a (d, N) matrix, got {features.shape}")
+        if features.shape[0] == labels.size != features.shape[1]:
+            raise DataValidationError(
+                f"{path}: field 'features': looks transposed: expected (d, N) = one column per image as xlsa17 "
+                f"stores it, got {features.shape} with {labels.size} labels (one row per image); store features.T"
+            )
         features = features.T  # res101.mat stores d x N
+    if path.suffix == ".npz" and features.ndim == 2 and features.shape[1] == labels.size != features.shape[0]:
+        raise DataValidationError(
+            f"{path}: field 'features': looks transposed: expected (N, d) = one row per image, got "
+            f"{features.shape} with {labels.size} labels; store features.T"
+        )
     if features.ndim != 2 or features.shape[0] != labels.size:
         raise DataValidationError(
             f"{path}: field 'labels': expected one label per image ({features.shape[0] if features.ndim == 2 else '?'}), "
@@ -88,6 +133,7 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     if not np.issubdtype(features.dtype, np.number):
         raise DataValidationError(f"{path}: field 'features': expected numbers, got dtype {features.dtype}")
+    labels = _whole_numbers(labels, path, "labels", "1-based class indices")
     return np.asarray(features, dtype=np.float32), labels.astype(np.int64)
 
 
@@ -140,6 +186,7 @@ def load_xlsa17(
     trainval = _locations(splits, "trainval_loc", splits_path, n_rows)
     test_seen = _locations(splits, "test_seen_loc", splits_path, n_rows)
     test_unseen = _locations(splits, "test_unseen_loc", splits_path, n_rows)
+    _check_disjoint({"trainval_loc": trainval, "test_seen_loc": test_seen, "test_unseen_loc": test_unseen}, splits_path)
 
     seen_classes = np.unique(labels[np.concatenate([trainval, test_seen])])
     unseen_classes = np.setdiff1d(np.arange(n_classes), seen_classes)

@@ -22,9 +22,25 @@ logger = logging.getLogger(__name__)
 PROTOTYPE_KEYS = ("msas.", "prototypes.", "l2_normalize")
 
 
+def _require_training_steps(method: str, parameters: dict) -> None:
+    """An iterative method needs at least one training step: its length is chosen on validation up to it."""
+    steps_parameter = method_spec(method).steps_parameter
+    if not steps_parameter:
+        return
+    value = parameters
+    for key in steps_parameter.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f"parameters '{method}.{steps_parameter}': expected an integer >= 1 (the most training steps; "
+            f"the length is chosen on validation up to it), got {value!r}"
+        )
+
+
 def select_on_validation(dataset: ZeroShotDataset, run_configuration: RunConfiguration) -> dict:
     """Choose the grid setting, the training length and γ on the class-disjoint validation split."""
     config = run_configuration
+    _require_training_steps(config.method, config.settings)
     protocol = validation_protocol(dataset, config.selection.seen_holdout_fraction, config.selection.seed)
     result = select_model(
         protocol,

@@ -1,0 +1,132 @@
+"""A failed ``kedro run`` ends with its real reason, short; its MLflow run says so; its outputs are not published."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import click
+import pytest
+from kedro.pipeline import Pipeline, node
+
+from fsigenz.cli import check_namespaces, error_report, first_error
+from fsigenz.pipelines.classifier_training.nodes import select_on_validation
+from fsigenz.pipelines.configuration import METHOD_BLOCKS
+from tests.kedro_project import kedro, make_project
+from tests.pipelines.test_nodes import base_parameters
+
+
+def test_zero_training_steps_are_refused_naming_the_parameter(small_synthetic):
+    params = base_parameters()
+    overrides = {"fsigenz": {"scc": {"n_steps": 0}}}
+    with pytest.raises(ValueError, match=r"parameters 'fsigenz.scc.n_steps': expected an integer >= 1 .* got 0"):
+        select_on_validation(small_synthetic, params["model"], overrides, **{name: params[name] for name in METHOD_BLOCKS})
+
+
+def test_unknown_or_empty_namespace_lists_the_valid_ones_and_the_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/01_raw/awa2").mkdir(parents=True)
+    (tmp_path / "data/01_raw/awa2/res101.mat").write_bytes(b"x")
+    with pytest.raises(click.BadParameter, match=r"unknown dataset namespace 'foo'; expected one of synthetic, cub, awa2, sun, custom \(with data now: synthetic, awa2\)"):
+        check_namespaces(["foo"])
+    with pytest.raises(click.BadParameter, match=r"dataset 'cub' has no data: put its files in data/01_raw/cub/"):
+        check_namespaces(["cub"])
+    check_namespaces(["synthetic", "awa2"])  # present: accepted
+
+
+def test_report_names_the_first_error_not_the_one_raised_while_handling_it():
+    try:
+        try:
+            raise ValueError("prototypes: field 'n_prototypes': expected an integer >= 0, got -5")
+        except ValueError:
+            raise RuntimeError("No free input is allowed")  # a follow-on error, as kedro-mlflow's was
+    except RuntimeError as error:
+        raised = error
+    assert isinstance(first_error(raised), ValueError)
+    report = error_report(raised, "synthetic.generate_prototype_table", None).splitlines()
+    assert report[0] == "Error: prototypes: field 'n_prototypes': expected an integer >= 0, got -5"
+    assert "in node synthetic.generate_prototype_table" in report[1] and "then RuntimeError" in report[1]
+    assert len(report) == 2
+    # an explicit "raise ... from" is a deliberate rewording: that one is reported
+    try:
+        try:
+            raise KeyError("x")
+        except KeyError as cause:
+            raise ValueError("parameters 'x': expected a number") from cause
+    except ValueError as error:
+        assert first_error(error) is error
+
+
+def test_part_of_the_model_logging_pipeline_stays_usable():
+    """Kedro's resume hint asks for the pipeline from a later node; without the image-backbone node that
+    part has a free inference input, which kedro-mlflow refused with an error hiding the real one."""
+    from fsigenz.pipeline_registry import ModelLoggingPipeline
+
+    training = Pipeline([
+        node(lambda: 1, None, "backbone", name="backbone_node"),
+        node(lambda: 1, None, "data", name="load"),
+        node(lambda d: d, "data", "model", name="train"),
+        node(lambda d: d, "data", "example", name="example"),
+    ])
+    inference = Pipeline([node(lambda m, b, x: x, ["model", "backbone", "rows"], "predictions", name="predict")])
+    whole = ModelLoggingPipeline(nodes=training.nodes, inference=inference, input_name="rows")
+    part = whole.from_nodes("train")
+    assert {n.name for n in part.nodes} == {"train"} and not isinstance(part, ModelLoggingPipeline)
+    assert isinstance(whole.from_nodes("backbone_node", "train"), ModelLoggingPipeline)
+
+
+@pytest.mark.slow
+def test_bad_parameter_ends_with_the_reason_and_tags_a_validation_failure(tmp_path):
+    project = make_project(tmp_path / "project")
+    result = kedro(project, "run", "--params=fsigenz.prototypes.n_prototypes=-5")
+    assert result.returncode == 1
+    last = result.stderr.rstrip().splitlines()[-2:]
+    assert last[0] == "Error: n_prototypes: expected an integer >= 0, got -5", result.stderr[-3000:]
+    assert "in node synthetic.generate_prototype_table" in last[1] and "logs/last_error.log" in last[1]
+    assert "KedroMlflowPipelineMLError" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "raise ValueError" in (project / "logs/last_error.log").read_text()  # the full traceback is kept
+    # nothing published: the dataset written by the first node stayed staged and was discarded
+    assert not (project / "data/02_intermediate/synthetic/dataset.pkl").exists()
+    assert not (project / "data/.staging").exists()
+    with sqlite3.connect(project / "mlflow.db") as db:
+        (status,) = db.execute("select status from runs").fetchone()
+        tags = dict(db.execute("select key, value from tags"))
+    assert status == "FAILED" and tags["fsigenz.outcome"] == "validation_failure"
+    assert tags["fsigenz.failed_node"] == "synthetic.generate_prototype_table"
+    assert "n_prototypes" in tags["fsigenz.reason"]
+    assert tags["kedro_command"] == "kedro run --params=fsigenz.prototypes.n_prototypes=-5"
+
+    verbose = kedro(project, "run", "--params=fsigenz.prototypes.n_prototypes=-5", env={"FSIGENZ_VERBOSE": "1"})
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr and "_validate_parameters" in verbose.stderr
+
+
+def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import mlflow
+
+    from fsigenz.run_records import HOST, OUTCOME, PID, PROCESS_STARTED, close_runs_of_dead_processes, process_started
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("fsigenz", artifact_location=str(tmp_path / "artifacts"))
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    host = socket.gethostname()
+    owners = {
+        "killed": {PID: str(dead_pid), HOST: host, PROCESS_STARTED: "1.00"},
+        "alive": {PID: str(os.getpid()), HOST: host, PROCESS_STARTED: process_started(os.getpid())},
+        "elsewhere": {PID: str(dead_pid), HOST: host + "-other", PROCESS_STARTED: "1.00"},
+        "untagged": {},
+    }
+    runs = {name: client.create_run(experiment, tags=tags, run_name=name).info.run_id for name, tags in owners.items()}
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        assert close_runs_of_dead_processes(experiment, current_run_id=None) == [runs["killed"]]
+    finally:
+        mlflow.set_tracking_uri(previous)
+    killed = client.get_run(runs["killed"])
+    assert killed.info.status == "KILLED" and killed.data.tags[OUTCOME] == "killed"
+    assert all(client.get_run(runs[name]).info.status == "RUNNING" for name in ("alive", "elsewhere", "untagged"))
