@@ -1,4 +1,4 @@
-"""Classes scored by their prototypes, beside a fitted FSIGenZ / TCN model: classes added after training
+"""Classes scored by their prototypes, beside a fitted FSIGenZ model: classes added after training
 (by attribute vector) and labelled examples folded in later (few-shot), without retraining the SCC.
 
 A class added after training has no training image and no place in the SCC's training; scoring its
@@ -17,16 +17,16 @@ The trained unseen classes u are scored both ways: by the SCC, and by the same p
 the prototypes they were trained with. Per image, the added class's cosine is placed within the
 trained unseen classes' cosines and mapped onto their SCC scores by their mean and spread:
 
-    score_c(x) = mean_u SCC_u(x) + ρ · std_u SCC_u(x) · (proto_c(x) − mean_u proto_u(x)) / std_u proto_u(x)
+    score_c(x) = mean_u SCC_u(x) + std_u SCC_u(x) · (proto_c(x) − mean_u proto_u(x)) / std_u proto_u(x)
 
 so an added class ranks among the trained unseen classes on an image as its prototypes' closeness
-does, and calibrated stacking treats it like a trained unseen class. ρ (``spread``, 0.8) < 1 keeps an
-added class from taking images of the trained classes: with ρ = 1, on the synthetic default (seed 0,
-three classes added), the trained classes' calibrated H fell 1.6 points and the added classes were
-recognised on 32 % of their images; with 0.8, 0.1 point and 20 % (``benchmarks/serving_added_classes.py``;
-chosen on seed 0, seeds 1 and 2 are the check, docs/serving.md). (A global
-map fitted on the seen class means put the added classes about one logit too low: an image's own
-class gets a higher SCC score than the seen class means give the unseen classes.) A trained class
+does, and calibrated stacking treats it like a trained unseen class. The SCC learnt to keep its unseen
+classes off the seen classes' images; an added class did not, and the prototypes are made from the
+seen class means, so an added class is a candidate only where it is at least as close as the nearest
+seen class mean (max_j cos(x̃, r_c,j) ≥ max_s cos(x̃, m_s): the nearest-class-mean rule between the seen
+classes and it); elsewhere its score is the image's lowest trained score minus 1. Without that rule,
+on the synthetic default (three classes added; ``benchmarks/serving_added_classes.py``) the trained
+classes' calibrated H fell by up to 2.4 points; with it, see docs/serving.md. A trained class
 with folded-in examples keeps its own score where that is higher:
 score_c(x) = max(SCC_c(x), the mapped cosine to the mean of its examples).
 """
@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TINY = np.finfo(np.float64).tiny
-DEFAULT_SPREAD = 0.8
 MIN_TRAINED_UNSEEN = 2  # the per-image mapping needs a spread of trained unseen classes
 
 
@@ -65,10 +64,9 @@ class PrototypeClasses:
 
     ``generated`` holds the attribute-generated prototypes (P, d) of classes added by attributes;
     ``example_sums`` / ``example_counts`` the running sum and count of each class's folded-in
-    examples (centred); ``spread`` is ρ above.
+    examples (centred).
     """
 
-    spread: float = DEFAULT_SPREAD
     generated: dict[int, np.ndarray] = field(default_factory=dict)
     example_sums: dict[int, np.ndarray] = field(default_factory=dict)
     example_counts: dict[int, int] = field(default_factory=dict)
@@ -130,8 +128,10 @@ class PrototypeClasses:
         standardised = (added_cos - trained_cos.mean(axis=1, keepdims=True)) / np.maximum(
             trained_cos.std(axis=1, keepdims=True), TINY
         )
-        spread = self.spread * trained_scc.std(axis=1, keepdims=True)
-        mapped = trained_scc.mean(axis=1, keepdims=True) + spread * standardised
+        mapped = trained_scc.mean(axis=1, keepdims=True) + trained_scc.std(axis=1, keepdims=True) * standardised
+        nearest_seen = (centred @ _unit_rows(estimator.prototype_generator_.class_means_).T).max(axis=1, keepdims=True)
+        floor = scores.min(axis=1, keepdims=True) - 1.0
+        mapped = np.where(added_cos >= nearest_seen, mapped, floor)
         columns = np.asarray(indices)
         out[:, columns] = np.maximum(out[:, columns], mapped.astype(np.float32))
         return out
