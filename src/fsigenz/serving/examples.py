@@ -65,7 +65,10 @@ def add_examples(
         path = Path(examples)
         if not path.is_file():
             raise DataValidationError(f"{path}: file not found; expected a CSV 'class,<feature columns or image_path>'")
-        examples = pd.read_csv(path)
+        try:
+            examples = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise DataValidationError(f"{path}: not a readable CSV ({type(error).__name__}: {error})") from error
     source = source or "examples table"
     for name, features in examples_by_class(examples, classifier.feature_dim, image_backbone or NO_BACKBONE, source).items():
         try:
