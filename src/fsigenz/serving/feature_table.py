@@ -75,9 +75,12 @@ def features_from_table(table: pd.DataFrame, feature_dim: int, source: str = "fe
             f"{found} named feature_<i>: {'; '.join(problems)}"
         )
     table = table.set_axis(columns, axis=1)[expected]
-    features = np.empty((len(table), feature_dim), dtype=np.float64)
-    for position, name in enumerate(expected):
-        features[:, position] = _numeric_column(table[name], f"{source}: column '{name}'")
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in table.dtypes):
+        features = table.to_numpy(dtype=np.float64)  # the common case, in one copy
+    else:
+        features = np.empty((len(table), feature_dim), dtype=np.float64)
+        for position, name in enumerate(expected):
+            features[:, position] = _numeric_column(table[name], f"{source}: column '{name}'")
     _check_finite(features, source, lambda row, col: f"row {row}, column '{expected[col]}'")
     return features.astype(np.float32)
 
