@@ -20,6 +20,7 @@ its other images (the same images for every k; several random draws). Also a cla
 its examples (added with no attribute vector): k = 1, 5.
 
     python benchmarks/serving_added_classes.py --seeds 0 1 2 --output benchmarks/results/serving_added_classes.json
+    python benchmarks/serving_added_classes.py --tables benchmarks/results/serving_added_classes.json  # tables only
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import argparse
 import json
 import time
 
-import harness  # noqa: F401  (puts src/ on the path)
+import harness  # puts src/ on the path
 import numpy as np
 
 from fsigenz.data.synthetic import make_synthetic_benchmark
@@ -136,11 +137,43 @@ def run_seed(seed: int) -> dict:
     return result
 
 
+def tables(results: dict) -> str:
+    """The Markdown tables of docs/serving.md from the results."""
+    lines = ["| seed | added by | trained S | trained U | trained H | ΔH | added classes' accuracy |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for run in results["runs"]:
+        reference = run["arms"]["attributes"]["trained_h_cs"]
+        for scoring, arm in run["arms"].items():
+            lines.append(
+                f"| {run['seed']} | {scoring} | {arm['trained_seen_cs']:.1f} | {arm['trained_unseen_cs']:.1f} | "
+                f"{arm['trained_h_cs']:.1f} | {arm['trained_h_cs'] - reference:+.1f} | {arm['added_accuracy_cs']:.1f} |"
+            )
+    mean = results["mean"]["arms"]
+    lines.append(f"| mean | attributes | {mean['attributes']['trained_seen_cs']:.1f} | {mean['attributes']['trained_unseen_cs']:.1f} | "
+                 f"{mean['attributes']['trained_h_cs']:.1f} | | {mean['attributes']['added_accuracy_cs']:.1f} |")
+    lines.append(f"| mean | prototypes | {mean['prototypes']['trained_seen_cs']:.1f} | {mean['prototypes']['trained_unseen_cs']:.1f} | "
+                 f"{mean['prototypes']['trained_h_cs']:.1f} | {mean['prototypes']['trained_h_cs'] - mean['attributes']['trained_h_cs']:+.1f} | "
+                 f"{mean['prototypes']['added_accuracy_cs']:.1f} |")
+    few = results["mean"]["few_shot"]
+    labels = {"added_by_attributes": "added by attributes (prototypes)", "trained_unseen": "trained unseen class",
+              "examples_only": "new class known by its examples only"}
+    lines += ["", "| class | k = 0 | k = 1 | k = 5 |", "|---|---:|---:|---:|"]
+    for group, label in labels.items():
+        cells = [f"{few[group][k]:.1f}" if k in few[group] else "—" for k in ("0", "1", "5")]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--output", default=None, help="write the results as JSON here")
+    parser.add_argument("--tables", default=None, help="print the tables of a results JSON and stop")
     args = parser.parse_args()
+    if args.tables:
+        with open(args.tables) as file:
+            print(tables(json.load(file)))
+        return
     runs = []
     for seed in args.seeds:
         run = run_seed(seed)
@@ -152,11 +185,12 @@ def main() -> None:
     }
     few = {group: {k: float(np.mean([r["few_shot"][group][k] for r in runs])) for k in runs[0]["few_shot"][group]}
            for group in runs[0]["few_shot"]}
-    print("mean over seeds", json.dumps({"arms": summary, "few_shot": few}, indent=1))
+    results = {"runs": runs, "mean": {"arms": summary, "few_shot": few}, "gamma": GAMMA, "settings": SELECTED,
+               "machine": harness.machine_info()}
+    print(tables(results))
     if args.output:
         with open(args.output, "w") as file:
-            json.dump({"runs": runs, "mean": {"arms": summary, "few_shot": few}, "gamma": GAMMA, "settings": SELECTED},
-                      file, indent=1)
+            json.dump(results, file, indent=1)
 
 
 if __name__ == "__main__":
