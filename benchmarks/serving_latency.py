@@ -33,7 +33,7 @@ import numpy as np
 import requests
 
 BATCHES = (1, 1000)
-SERVER_START_SECONDS = 300
+SERVER_START_SECONDS = 900
 
 
 def free_port() -> int:
@@ -58,23 +58,28 @@ def timed(call, repeats: int) -> list[float]:
 
 
 def start_server(model_uri: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """``mlflow models serve`` on a free loopback port, in its own process group (stopped on any failure)."""
     port = free_port()
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     command = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", model_uri, "--env-manager", "local",
                "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow models serve exited: {log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/ping", timeout=5).status_code == 200:
-                return process, url
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the server did not answer /ping within {SERVER_START_SECONDS} s")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"mlflow models serve exited: {log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/ping", timeout=5).status_code == 200:
+                    return process, url
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the server did not answer /ping within {SERVER_START_SECONDS} s")
+    except BaseException:
+        stop_server(process)
+        raise
 
 
 def stop_server(process: subprocess.Popen) -> None:
