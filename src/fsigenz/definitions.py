@@ -8,6 +8,7 @@ multiprocess executor (conf/parallel). Loaded by ``kedro dagster dev`` (``dg.tom
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Literal
@@ -54,12 +55,41 @@ def register_executor_options() -> None:
     EXECUTOR_MAP["multiprocess"] = EXECUTOR_MAP["multiprocess"]._replace(options=MultiprocessExecutorOptions)
 
 
+class ExpectedTranslationWarnings(logging.Filter):
+    """Drops kedro-dagster 0.8.1's two warnings that this project triggers by design, once per dataset
+    or node and process (about a thousand lines per ``kedro dagster launch``):
+
+    - "Dataset name `params:…` is not valid under Dagster's naming convention": every parameter input is
+      a ``params:<name>`` dataset in Kedro, and the colon is replaced in its asset name (``params__fsigenz``);
+    - "Node `<ns>.<node>` is not part of any pipelines": kedro-dagster names a node's asset group after
+      the pipeline ``kedro.framework.project.find_pipelines()`` finds it in, but that searches the
+      un-namespaced ``create_pipeline()`` of each package, never the registry's namespaced nodes
+      (``synthetic.train_final_model``), so every node falls back to the group ``__none__``.
+
+    Both change names only; every other kedro-dagster warning passes.
+    """
+
+    PATTERNS = ("Dataset name `params:", "is not part of any pipelines. Assigning '__none__'")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(pattern in message for pattern in self.PATTERNS)
+
+
+def quiet_expected_translation_warnings() -> None:
+    """Install :class:`ExpectedTranslationWarnings` on kedro-dagster's logger (once)."""
+    translation_logger = logging.getLogger("kedro_dagster.utils")
+    if not any(isinstance(f, ExpectedTranslationWarnings) for f in translation_logger.filters):
+        translation_logger.addFilter(ExpectedTranslationWarnings())
+
+
 def build_definitions(project_path: Path | None = None, env: str | None = None) -> dg.Definitions:
     """Translate the Kedro project at ``project_path`` (default: found from the current directory).
 
     ``env`` defaults to ``$KEDRO_ENV``, which ``kedro dagster <command> --env`` sets, then to ``local``.
     """
     register_executor_options()
+    quiet_expected_translation_warnings()
     env = env or os.environ.get("KEDRO_ENV", DEFAULT_ENV)
     location = KedroProjectTranslator(env=env, project_path=project_path).to_dagster()
     # kedro-dagster's MLflow resource attaches every step, in whichever process it runs, to one MLflow

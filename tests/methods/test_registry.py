@@ -13,7 +13,6 @@ def test_declared_capabilities_match_the_estimator(name):
     estimator = build_method(name, {})
     scores_new_classes = "class_attributes" in inspect.signature(estimator.decision_function).parameters
     assert spec.accepts_new_classes == scores_new_classes
-    assert spec.fine_tunes_new_classes == callable(getattr(estimator, "with_new_classes", None))
     if spec.uses_prototypes:  # tcn could take prototypes too, but it trains without them
         assert "prototypes" in inspect.signature(estimator.fit).parameters
     if spec.steps_parameter:  # iterative: it early-stops on a monitor

@@ -4,6 +4,7 @@ conf/parallel's all-datasets job on the multiprocess executor, same parameters a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -137,6 +138,24 @@ def test_parameter_settings_untouched_when_kedro_mlflow_read_no_config(monkeypat
     StepProcessMlflowParams().after_catalog_created()
 
     assert mlflow_hook.flatten is False
+
+
+def test_the_expected_name_translation_warnings_are_dropped_and_others_kept(caplog):
+    """kedro-dagster warns once per parameter input ('params:…' is renamed) and once per namespaced node
+    (no asset group found); definitions.py drops exactly those two."""
+    from kedro_dagster.utils import format_dataset_name
+
+    from fsigenz.definitions import ExpectedTranslationWarnings, quiet_expected_translation_warnings
+
+    quiet_expected_translation_warnings()
+    quiet_expected_translation_warnings()  # installed once
+    translation_logger = logging.getLogger("kedro_dagster.utils")
+    assert sum(isinstance(f, ExpectedTranslationWarnings) for f in translation_logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger="kedro_dagster.utils"):
+        assert format_dataset_name("params:fsigenz") == "params__fsigenz"
+        translation_logger.warning("Node `synthetic.train_final_model` is not part of any pipelines. Assigning '__none__' as its asset group name.")
+        assert format_dataset_name("my-data") == "my__data"
+    assert [r.getMessage()[:26] for r in caplog.records] == ["Dataset name `my-data` is "]
 
 
 def test_dask_executor_gets_only_the_cluster_options_set():

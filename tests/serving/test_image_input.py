@@ -21,7 +21,6 @@ from fsigenz.serving import (
     NoImageBackboneError,
     feature_table,
     features_for_scoring,
-    input_example,
 )
 from tests.features.images import TINY_MODEL, save_checkpoint, save_image
 
@@ -67,11 +66,9 @@ def test_image_rows_get_the_features_the_extraction_wrote(extracted, packaged):
     assert packaged.available and packaged.snapshot.identity["weights"] == "file"
     features = features_for_scoring(image_table(extracted["paths"]), FEATURE_DIM, packaged)
     np.testing.assert_allclose(features, extracted["features"], rtol=1e-4, atol=1e-5)
-    # feature rows are read as before, with or without an empty image_path column (a padded JSON request)
+    # feature rows are read as before
     rows = feature_table(extracted["features"])
     np.testing.assert_array_equal(features_for_scoring(rows, FEATURE_DIM, packaged), extracted["features"])
-    padded = rows.assign(**{IMAGE_PATH_COLUMN: None})
-    np.testing.assert_array_equal(features_for_scoring(padded, FEATURE_DIM, packaged), extracted["features"])
 
 
 def test_copies_share_the_built_backbone_and_pickles_leave_it_out(packaged, extracted):
@@ -126,12 +123,16 @@ def test_weights_changed_since_extraction_stop_the_packaging(extracted, tmp_path
 def test_tables_with_both_forms_neither_or_unreadable_paths_are_refused(extracted, packaged, tmp_path):
     paths, features = extracted["paths"], extracted["features"]
     mixed = feature_table(features[:2]).assign(**{IMAGE_PATH_COLUMN: paths[:2]})
-    with pytest.raises(DataValidationError, match=r"request: got both feature columns \('feature_0', 'feature_1', "
-                                                  r"'feature_2', … \(192 in all\)\) and column 'image_path'"):
+    with pytest.raises(DataValidationError, match=r"request: column 'image_path' must come alone \(one input form per "
+                                                  r"table\), but the table also has 'feature_0', 'feature_1', "
+                                                  r"'feature_2', … \(192 in all\). Send feature rows and image rows"):
         features_for_scoring(mixed, FEATURE_DIM, packaged, "request")
-    with pytest.raises(DataValidationError, match=r"request: expected either the model's 192 feature columns "
-                                                  r"feature_0 … feature_191 .* or a column 'image_path' of image "
-                                                  r"files; found neither \(columns: 'pixel'\)"):
+    padded = feature_table(features[:2]).assign(**{IMAGE_PATH_COLUMN: None})  # an empty image_path column too
+    with pytest.raises(DataValidationError, match=r"column 'image_path' must come alone"):
+        features_for_scoring(padded, FEATURE_DIM, packaged, "request")
+    with pytest.raises(DataValidationError, match=r"request: expected exactly the model's 192 feature columns "
+                                                  r"feature_0 … feature_191, or one column 'features' .*unexpected "
+                                                  r"column\(s\) 'pixel'; missing 'feature_0'"):
         features_for_scoring(pd.DataFrame({"pixel": [1.0]}), FEATURE_DIM, packaged, "request")
 
     gone, folder = str(tmp_path / "gone.jpg"), str(tmp_path)
@@ -154,14 +155,3 @@ def test_tables_with_both_forms_neither_or_unreadable_paths_are_refused(extracte
     with pytest.raises(DataValidationError, match=r"the model's image backbone gives 192 features per image, but "
                                                   r"the classifier scores 64"):
         features_for_scoring(image_table(paths[:1]), 64, packaged, "request")
-
-
-def test_input_example_makes_both_forms_valid_against_the_inferred_schema(extracted):
-    from mlflow.models import infer_signature
-    from mlflow.models.utils import _enforce_schema
-
-    schema = infer_signature(input_example(extracted["features"][:3])).inputs
-    assert not schema.required_input_names()  # every column optional: a request sends one form
-    assert schema.input_dict()[IMAGE_PATH_COLUMN].type.name == "string"
-    assert list(_enforce_schema(image_table(extracted["paths"][:2]), schema).columns) == [IMAGE_PATH_COLUMN]
-    assert _enforce_schema(feature_table(extracted["features"][:2]), schema).shape == (2, FEATURE_DIM)

@@ -113,5 +113,19 @@ def test_unreadable_image_and_mixed_table_are_refused(pyfunc_model, extracted, t
     with pytest.raises(Exception, match=rf"column 'image_path'.*row 1: '{gone}' \(missing\)"):
         pyfunc_model.predict(pd.DataFrame({"image_path": [paths[0], gone]}))
     mixed = feature_table(features[:2]).assign(image_path=paths[:2])
-    with pytest.raises(Exception, match=r"both feature columns .* and column 'image_path'; expected one input form"):
+    with pytest.raises(Exception, match=r"column 'image_path' must come alone \(one input form per table\)"):
         pyfunc_model.predict(mixed)
+
+
+def test_examples_given_by_image_path_fold_in_like_their_features(pyfunc_model, extracted):
+    features, paths = extracted
+    by_path = pd.DataFrame({"class": ["newcomer", "newcomer"], "image_path": paths[:2]}).to_csv(index=False)
+    by_features = feature_table(features[:2])
+    by_features.insert(0, "class", "newcomer")
+    params = {"inference.top_k": 3}
+    with_paths = pyfunc_model.predict(feature_table(features), params={**params, "inference.examples": by_path})
+    with_features = pyfunc_model.predict(
+        feature_table(features), params={**params, "inference.examples": by_features.to_csv(index=False)}
+    )
+    assert with_paths["top_k_classes"].tolist() == with_features["top_k_classes"].tolist()
+    np.testing.assert_allclose(np.stack(with_paths["top_k_scores"]), np.stack(with_features["top_k_scores"]), rtol=1e-4, atol=1e-4)

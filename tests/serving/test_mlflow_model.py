@@ -1,7 +1,8 @@
 """The MLflow model that ``kedro run`` logs: loaded with pyfunc and served by ``mlflow models serve``.
 
 One tiny training run in a scratch project; its predictions are compared with the evaluation of that
-same run, then with what the server answers on loopback.
+same run, then with what the server answers on loopback, where requests the model cannot score get a
+400 whose top-level message is the model's own sentence, and each request writes at most one log line.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 from fsigenz.evaluation.metrics import gzsl_predictions
 from fsigenz.protocol import final_protocol
-from fsigenz.serving import feature_table
+from fsigenz.serving import add_classes, feature_table
 from tests.pipelines.test_kedro_runs import kedro, make_project, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -88,10 +89,19 @@ def test_pyfunc_predictions_match_the_runs_evaluation(trained, pyfunc_model):
             assert accuracy == pytest.approx(metrics[f"gzsl_{split}{suffix}"], abs=1e-3)
 
 
-def test_added_class_is_scored_like_a_trained_class_with_the_same_attributes(trained, pyfunc_model):
+def test_the_signature_declares_the_request_parameters_and_no_input_schema(pyfunc_model):
+    """No input schema: MLflow would drop the columns it does not declare before the model's check."""
+    signature = pyfunc_model.metadata.signature
+    assert signature.inputs is None
+    assert {p.name: p.default for p in signature.params.params} == {
+        "inference.top_k": 5, "inference.calibrated": True, "inference.new_classes": "", "inference.examples": "",
+    }
+    assert pyfunc_model.metadata.metadata["input_contract"]["feature_dim"] == 128
+
+
+def test_classes_added_by_request_or_to_the_loaded_model_score_alike(trained, pyfunc_model):
     _, dataset, _ = trained
     unseen = int(dataset.unseen_classes[0])
-    original = dataset.class_names[unseen]
     columns = [f"attribute_{i}" for i in range(dataset.attribute_dim)]
     new_classes = pd.DataFrame([dataset.class_attributes[:, unseen]], columns=columns)
     new_classes.insert(0, "class", ["twin"])
@@ -100,14 +110,16 @@ def test_added_class_is_scored_like_a_trained_class_with_the_same_attributes(tra
         feature_table(dataset.features[rows]),
         params={"inference.new_classes": new_classes.to_csv(index=False), "inference.top_k": dataset.n_classes + 1},
     )
-    for classes, scores in zip(predictions["top_k_classes"], predictions["top_k_scores"]):
-        score_of = dict(zip(classes, scores))
-        assert len(score_of) == dataset.n_classes + 1  # trained classes plus the added one
-        assert score_of["twin"] == pytest.approx(score_of[original], abs=1e-5)  # same MSAS, same γ treatment
+    extended = add_classes(pyfunc_model, new_classes)  # what mlflow.pyfunc.load_model returns works too
+    assert extended.class_names[-1] == "twin" and len(extended.class_names) == dataset.n_classes + 1
+    expected = extended.predict(dataset.features[rows], top_k=dataset.n_classes + 1)
+    assert predictions["top_k_classes"].tolist() == expected["top_k_classes"].tolist()
+    np.testing.assert_allclose(np.stack(predictions["top_k_scores"]), np.stack(expected["top_k_scores"]), rtol=1e-6)
 
     bad = new_classes.copy()
     bad.loc[0, "attribute_3"] = np.nan
-    with pytest.raises(Exception, match=r"params 'inference.new_classes': row 1 \(class 'twin'\), column 'attribute_3': NaN"):
+    with pytest.raises(Exception, match=r"params 'inference.new_classes': row 0 \(class 'twin'\), column 'attribute_3': "
+                                        r"expected a finite number"):
         pyfunc_model.predict(feature_table(dataset.features[rows]), params={"inference.new_classes": bad.to_csv(index=False)})
 
 
@@ -159,7 +171,7 @@ def server(trained):
                 pass
             assert time.monotonic() < deadline, "server did not answer /ping:\n" + (project / "serve.log").read_text()[-3000:]
             time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", project / "serve.log"
     finally:
         stop_process_group(process)
         log.close()
@@ -181,10 +193,11 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 def test_served_model_answers_invocations_like_the_pyfunc_model(trained, pyfunc_model, server):
     _, dataset, _ = trained
+    url, _ = server
     rows = np.concatenate([dataset.splits["test_unseen"][: SERVED_ROWS // 2], dataset.splits["test_seen"][: SERVED_ROWS // 2]])
     table = feature_table(dataset.features[rows])
     body = {"dataframe_split": table.to_dict(orient="split"), "params": {"inference.top_k": 3}}
-    status, text = request(f"{server}/invocations", body)
+    status, text = request(f"{url}/invocations", body)
     assert status == 200, text
     served = pd.DataFrame(json.loads(text)["predictions"])
     local = pyfunc_model.predict(table, params={"inference.top_k": 3})
@@ -192,11 +205,59 @@ def test_served_model_answers_invocations_like_the_pyfunc_model(trained, pyfunc_
     np.testing.assert_allclose(served["score"], local["score"], rtol=1e-5, atol=1e-6)
     assert served["top_k_classes"].tolist() == local["top_k_classes"].tolist()
 
-    body["dataframe_split"]["columns"][0] = "pixel_0"  # not the model's input schema
-    status, text = request(f"{server}/invocations", body)
-    assert status == 400 and "feature_0" in text
+    # one column of vectors is the other feature form
+    vectors = {"dataframe_split": {"columns": ["features"], "data": [[row] for row in dataset.features[rows].tolist()]},
+               "params": {"inference.top_k": 3}}
+    status, text = request(f"{url}/invocations", vectors)
+    assert status == 200, text
+    assert pd.DataFrame(json.loads(text)["predictions"])["predicted_class"].tolist() == local["predicted_class"].tolist()
 
-    # image paths pass the input schema and reach the model, which has no backbone to embed them
+
+def refusal(url: str, body: dict) -> str:
+    """The top-level message of a 400 answer."""
+    status, text = request(f"{url}/invocations", body)
+    assert status == 400, text
+    return json.loads(text)["message"]
+
+
+def test_what_cannot_be_scored_gets_a_400_whose_message_says_why(trained, server):
+    _, dataset, _ = trained
+    url, _ = server
+    features = dataset.features[dataset.splits["test_unseen"][:3]]
+    wide = feature_table(np.zeros((3, 2048)))  # the issue's case: 2048 columns sent to the 128-feature model
+    assert refusal(url, {"dataframe_split": wide.to_dict(orient="split")}).startswith(
+        "features_to_score: expected exactly the model's 128 feature columns feature_0 … feature_127, or one column "
+        "'features' of length-128 vectors; got 2048 column(s), 2048 named feature_<i>: unexpected column(s) "
+        "'feature_128', 'feature_129', 'feature_130', … (1920 in all)"
+    )
+    extra = feature_table(features).assign(image_id=["a", "b", "c"])
+    assert "unexpected column(s) 'image_id'" in refusal(url, {"dataframe_split": extra.to_dict(orient="split")})
+    renamed = feature_table(features).rename(columns={"feature_0": "pixel_0"})
+    message = refusal(url, {"dataframe_split": renamed.to_dict(orient="split")})
+    assert "unexpected column(s) 'pixel_0'; missing 'feature_0'" in message
+    split = feature_table(features).to_dict(orient="split")
+    split["data"][1][3] = None  # a JSON null, row 1
+    assert "row 1, column 'feature_3': expected a finite number, got nan" in refusal(url, {"dataframe_split": split})
+    short = {"dataframe_split": {"columns": ["features"], "data": [[features[0].tolist()], [features[1, :100].tolist()]]}}
+    assert "column 'features', row 1: expected a vector of the model's 128 features, got shape (100,)" in refusal(url, short)
+    header_only = "class," + ",".join(f"a{i}" for i in range(dataset.attribute_dim)) + "\n"
+    body = {"dataframe_split": feature_table(features).to_dict(orient="split"), "params": {"inference.new_classes": header_only}}
+    assert refusal(url, body) == "params 'inference.new_classes': no class rows after the header; expected one row per class to add"
+    # image paths reach the model, which has no backbone to embed them
     images = {"dataframe_split": {"columns": ["image_path"], "data": [["/images/okapi.jpg"]]}}
-    status, text = request(f"{server}/invocations", images)
-    assert status == 400 and "it has no image backbone" in text
+    assert "it has no image backbone" in refusal(url, images)
+
+
+def test_the_server_writes_at_most_one_line_per_request(trained, server):
+    _, dataset, _ = trained
+    url, log_file = server
+    body = {"dataframe_split": feature_table(dataset.features[:1]).to_dict(orient="split"),
+            "params": {"inference.top_k": 2}}
+    assert request(f"{url}/invocations", body)[0] == 200
+    time.sleep(0.5)
+    before = log_file.read_text().count("\n")
+    for _ in range(5):
+        assert request(f"{url}/invocations", body)[0] == 200
+    time.sleep(0.5)
+    written = log_file.read_text().splitlines()[before:]
+    assert len(written) <= 5, written

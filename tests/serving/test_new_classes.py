@@ -13,7 +13,7 @@ from fsigenz.methods.eszsl import ESZSL
 from fsigenz.methods.fsigenz import FSIGenZClassifier
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.pipelines.inference.nodes import predict_classes
-from fsigenz.serving import ImageBackbone, add_classes, feature_table, features_from_table
+from fsigenz.serving import ImageBackbone, add_classes, add_examples, classifier_of, feature_table, features_from_table
 
 # an easy synthetic benchmark: the test is about the mechanism, not the method's accuracy
 EASY = dict(
@@ -108,7 +108,7 @@ def test_fsigenz_scores_new_columns_with_the_fitted_msas_threshold(benchmark, fs
     dataset, removed = benchmark
     features = dataset.features[dataset.splits["test_unseen"][:40]]
     new_attributes = dataset.class_attributes[:, [removed]]
-    extended = fsigenz_model.with_new_classes(["added"], new_attributes)
+    extended = fsigenz_model.with_new_classes(["added"], new_attributes, scoring="attributes")
     scores = extended.scores(features, calibrated=False)
     trained = fsigenz_model.scores(features, calibrated=False)
 
@@ -117,8 +117,12 @@ def test_fsigenz_scores_new_columns_with_the_fitted_msas_threshold(benchmark, fs
     estimator = fsigenz_model.estimator
     adjusted = estimator.msas_.transform(new_attributes)  # T_h fixed at fit, not refitted on the new column
     assert not np.allclose(adjusted, new_attributes)  # MSAS does change this column
-    expected = estimator.scc_.decision_function(estimator.centering_.transform(features), adjusted)
+    # the estimator's own scoring of the raw column (MSAS with the fitted T_h, the class's anchor from
+    # prototypes of the fitted generator) is what the model serves
+    expected = estimator.decision_function(features, new_attributes)
     np.testing.assert_allclose(scores[:, -1:], expected, rtol=1e-5, atol=1e-5)
+    refitted = type(estimator.msas_)(**{k: getattr(estimator.msas_, k) for k in ("enabled", "threshold", "threshold_mode", "weight")})
+    assert not np.allclose(refitted.fit(new_attributes).transform(new_attributes), adjusted)  # T_h not refitted
 
 
 def test_calibrated_stacking_leaves_added_classes_alone(benchmark, fsigenz_model):
@@ -165,16 +169,16 @@ def test_nan_attribute_names_the_file_row_class_and_column(write_classes, eszsl_
     broken = list(values)
     broken[4] = np.nan
     path = write_classes([["zebra", *values], ["okapi", *broken]])
-    with pytest.raises(DataValidationError, match=r"new_classes\.csv: row 2 \(class 'okapi'\), column 'attribute_4': NaN"):
+    with pytest.raises(DataValidationError, match=r"new_classes\.csv: row 1 \(class 'okapi'\), column 'attribute_4': expected a finite number, got nan"):
         add_classes(eszsl_model, path)
 
 
 def test_duplicate_and_clashing_names_are_refused(write_classes, eszsl_model):
     values = [0.1] * 32
-    with pytest.raises(DataValidationError, match=r"new_classes\.csv: field 'class': duplicated class name\(s\) \['zebra'\]"):
+    with pytest.raises(DataValidationError, match=r"new_classes\.csv: column 'class': duplicated class name\(s\) 'zebra'"):
         add_classes(eszsl_model, write_classes([["zebra", *values], ["zebra", *values]]))
     trained = eszsl_model.class_names[3]
-    with pytest.raises(DataValidationError, match=rf"already classes of the model: \['{trained}'\]"):
+    with pytest.raises(DataValidationError, match=rf"already classes of the model: '{trained}'"):
         add_classes(eszsl_model, write_classes([[trained, *values]]))
 
 
@@ -206,21 +210,46 @@ def test_feature_table_round_trip_and_vector_column():
     features = np.arange(12, dtype=np.float32).reshape(3, 4)
     table = feature_table(features)
     assert list(table.columns) == ["feature_0", "feature_1", "feature_2", "feature_3"]
-    table.insert(0, "image_id", ["a", "b", "c"])  # other columns are ignored
-    np.testing.assert_array_equal(features_from_table(table, 4), features)
+    np.testing.assert_array_equal(features_from_table(table[table.columns[::-1]], 4), features)  # any column order
     vectors = pd.DataFrame({"features": list(features)})
     np.testing.assert_array_equal(features_from_table(vectors, 4), features)
 
 
-def test_feature_table_errors_name_the_column_and_row():
+def test_feature_table_accepts_exactly_the_feature_columns():
     table = feature_table(np.ones((2, 4)))
-    with pytest.raises(DataValidationError, match=r"features_to_score: expected the model's 5 feature columns.*missing \['feature_4'\]"):
+    with pytest.raises(DataValidationError, match=r"features_to_score: expected exactly the model's 5 feature columns "
+                                                  r"feature_0 … feature_4.*got 4 column\(s\).*missing 'feature_4'"):
         features_from_table(table, 5, "features_to_score")
+    with pytest.raises(DataValidationError, match=r"unexpected column\(s\) 'feature_3'"):  # too wide
+        features_from_table(table, 3)
+    with pytest.raises(DataValidationError, match=r"unexpected column\(s\) 'image_id'"):  # an extra column
+        features_from_table(table.assign(image_id=["a", "b"]), 4)
+    with pytest.raises(DataValidationError, match=r"unexpected column\(s\) 'features'"):  # both forms
+        features_from_table(table.assign(features=[[1.0] * 4] * 2), 4)
+
+
+def test_feature_table_errors_name_the_column_and_the_row_counted_from_0():
+    table = feature_table(np.ones((3, 4)))
     table.loc[1, "feature_2"] = np.nan
-    with pytest.raises(DataValidationError, match=r"row 1, column 'feature_2': NaN"):
+    with pytest.raises(DataValidationError, match=r"row 1, column 'feature_2': expected a finite number, got nan"):
+        features_from_table(table, 4)
+    table = feature_table(np.ones((3, 4))).astype({"feature_1": object})
+    table.loc[2, "feature_1"] = "big"
+    with pytest.raises(DataValidationError, match=r"column 'feature_1', row 2: expected a number, got 'big'"):
         features_from_table(table, 4)
     with pytest.raises(DataValidationError, match=r"column 'features', row 0: expected a vector of the model's 4 features, got shape \(3,\)"):
         features_from_table(pd.DataFrame({"features": [[1.0, 2.0, 3.0]]}), 4)
+    with pytest.raises(DataValidationError, match=r"column 'features', row 1, entry 2: expected a finite number"):
+        features_from_table(pd.DataFrame({"features": [[1.0] * 4, [1.0, 1.0, np.inf, 1.0]]}), 4)
+
+
+def test_header_only_and_all_zero_class_tables_are_refused(eszsl_model):
+    header = "class," + ",".join(f"a{i}" for i in range(32)) + "\n"
+    with pytest.raises(DataValidationError, match=r"params 'inference.new_classes': no class rows after the header"):
+        predict_classes(eszsl_model, feature_table(np.ones((1, 64))), NO_BACKBONE, 3, True, header, "")
+    zero = header + "okapi," + ",".join("0" for _ in range(32)) + "\n"
+    with pytest.raises(DataValidationError, match=r"row 0 \(class 'okapi'\): all-zero attribute vector"):
+        predict_classes(eszsl_model, feature_table(np.ones((1, 64))), NO_BACKBONE, 3, True, zero, "")
 
 
 # ------------------------------------------------------------------------------- inference node
@@ -229,45 +258,106 @@ def test_inference_node_adds_classes_from_csv_text(benchmark, eszsl_model):
     test_rows = dataset.splits["test_unseen"]
     own = test_rows[dataset.labels[test_rows] == removed]
     table = feature_table(dataset.features[own])
-    plain = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="")
+    plain = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="", examples="")
     pd.testing.assert_frame_equal(plain, eszsl_model.predict(dataset.features[own], top_k=3))
     assert list(plain.columns) == ["predicted_class", "score", "top_k_classes", "top_k_scores"]
     assert all(len(classes) == 3 for classes in plain["top_k_classes"])
 
     csv_text = class_table(["newcomer"], dataset.class_attributes[:, [removed]]).to_csv(index=False)
-    extended = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes=csv_text)
+    extended = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes=csv_text, examples="")
     assert np.mean(extended["predicted_class"] == "newcomer") >= 0.8
     with pytest.raises(DataValidationError, match=r"params 'inference.new_classes': expected 32 attribute columns"):
-        predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="class,a\nx,1\n")
+        predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="class,a\nx,1\n", examples="")
 
 
-def test_fsigenz_refresh_and_fine_tune_makes_the_added_class_predicted(benchmark, fsigenz_model):
-    """The refresh option: prototypes generated for the added class from the stored seen class
-    means, a brief warm-started SCC fine-tune (no training image needed). On this class it raises the
-    share of its images predicted as it; docs/serving.md tabulates all five left-out classes."""
-    dataset, removed = benchmark
+def own_and_other_rows(dataset, removed):
     test_rows = dataset.splits["test_unseen"]
-    own = test_rows[dataset.labels[test_rows] == removed]
-    seen_rows = dataset.splits["test_seen"]
+    return test_rows[dataset.labels[test_rows] == removed], test_rows[dataset.labels[test_rows] != removed]
+
+
+def test_fsigenz_scores_added_classes_by_prototypes_without_moving_the_trained_classes(benchmark, fsigenz_model):
+    """FSIGenZ's default for added classes: prototypes from the fitted generator, cosine mapped onto the
+    trained unseen classes' SCC scores. The trained classes' scores stay exactly as they were; the added
+    class is predicted for more of its images than through the SCC's semantic encoder."""
+    dataset, removed = benchmark
+    own, others = own_and_other_rows(dataset, removed)
     name = dataset.class_names[removed]
     table = class_table([name], dataset.class_attributes[:, [removed]])
+    by_prototypes = add_classes(fsigenz_model, table)
+    by_attributes = add_classes(fsigenz_model, table, scoring="attributes")
+    assert by_prototypes.prototype_classes is not None and by_attributes.prototype_classes is None
 
-    plain = add_classes(fsigenz_model, table)
-    refreshed = add_classes(fsigenz_model, table, fine_tune_steps=60)
-    share_plain = float(np.mean(plain.predict(dataset.features[own])["predicted_class"] == name))
-    share_refreshed = float(np.mean(refreshed.predict(dataset.features[own])["predicted_class"] == name))
-    assert share_refreshed > share_plain, (share_plain, share_refreshed)
-    assert refreshed.estimator.prototypes_.shape[0] == fsigenz_model.estimator.prototypes_.shape[0] + 1
-    assert fsigenz_model.estimator.prototypes_.shape[0] == len(fsigenz_model.unseen_classes)  # original untouched
-    # the seen classes keep most of their accuracy through the brief fine-tune
-    seen_names = np.asarray(dataset.class_names, dtype=object)[dataset.labels[seen_rows]]
-    seen_before = np.mean(fsigenz_model.predict(dataset.features[seen_rows])["predicted_class"] == seen_names)
-    seen_after = np.mean(refreshed.predict(dataset.features[seen_rows])["predicted_class"] == seen_names)
-    assert seen_after >= seen_before - 0.15, (seen_before, seen_after)
+    features = dataset.features[np.concatenate([own, others])]
+    np.testing.assert_array_equal(by_prototypes.scores(features)[:, :-1], fsigenz_model.scores(features))
+    share = {m: float(np.mean(model.predict(dataset.features[own])["predicted_class"] == name))
+             for m, model in (("prototypes", by_prototypes), ("attributes", by_attributes))}
+    assert share["prototypes"] > share["attributes"], share
+    assert fsigenz_model.prototype_classes is None and len(fsigenz_model.class_names) == 24  # original untouched
 
 
-def test_refresh_is_refused_for_methods_without_it(benchmark, eszsl_model):
+def test_folding_in_examples_raises_a_class_accuracy_without_retraining(benchmark, fsigenz_model):
+    """Few-shot: k labelled images of a class are averaged into one more reference of it. Held-out images
+    of the class are recognised more often with 5 examples than with none, for an added class, a class
+    known by its examples alone, and a trained unseen class."""
+    dataset, removed = benchmark
+    own, _ = own_and_other_rows(dataset, removed)
+    shots, held_out = own[:5], own[5:]
+    name = dataset.class_names[removed]
+    added = add_classes(fsigenz_model, class_table([name], dataset.class_attributes[:, [removed]]))
+
+    def share(model, rows, class_name):
+        return float(np.mean(model.predict(dataset.features[rows])["predicted_class"] == class_name))
+
+    with_shots = added.with_examples(name, dataset.features[shots])
+    assert share(with_shots, held_out, name) > share(added, held_out, name)
+    examples_only = fsigenz_model.with_examples("newcomer", dataset.features[shots])
+    assert examples_only.class_names[-1] == "newcomer" and examples_only.unseen_classes[-1] == 24
+    assert share(examples_only, held_out, "newcomer") >= 0.5
+    # a trained unseen class: its SCC score stays where it is higher
+    trained = int(np.setdiff1d(dataset.unseen_classes, [removed])[0])
+    trained_rows = dataset.splits["test_unseen"][dataset.labels[dataset.splits["test_unseen"]] == trained]
+    trained_name = dataset.class_names[trained]
+    folded = fsigenz_model.with_examples(trained_name, dataset.features[trained_rows[:5]])
+    column = fsigenz_model.class_names.index(trained_name)
+    before, after = fsigenz_model.scores(dataset.features[trained_rows]), folded.scores(dataset.features[trained_rows])
+    assert np.all(after[:, column] >= before[:, column]) and len(folded.class_names) == 24
+    # two batches of examples equal one batch of all of them (a running mean)
+    stepwise = added.with_examples(name, dataset.features[shots[:2]]).with_examples(name, dataset.features[shots[2:]])
+    np.testing.assert_allclose(stepwise.scores(dataset.features[held_out]), with_shots.scores(dataset.features[held_out]), rtol=1e-5, atol=1e-5)
+
+
+def test_examples_as_a_request_parameter_and_their_errors(benchmark, fsigenz_model):
+    dataset, removed = benchmark
+    own, _ = own_and_other_rows(dataset, removed)
+    examples = feature_table(dataset.features[own[:5]])
+    examples.insert(0, "class", "newcomer")
+    table = feature_table(dataset.features[own[5:]])
+    answer = predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", examples.to_csv(index=False))
+    expected = add_examples(fsigenz_model, examples).predict(dataset.features[own[5:]], top_k=3)
+    pd.testing.assert_frame_equal(answer, expected)
+    with pytest.raises(DataValidationError, match=r"params 'inference.examples': no example rows after the header"):
+        predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", "class,feature_0\n")
+    with pytest.raises(DataValidationError, match=r"params 'inference.examples': expected exactly the model's 64 feature columns"):
+        predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", "class,feature_0\nx,1.0\n")
+    with pytest.raises(DataValidationError, match=r"params 'inference.examples': column 'class', row 1: expected a class name"):
+        broken = examples.copy()
+        broken.loc[1, "class"] = ""
+        predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", broken.to_csv(index=False))
+    with pytest.raises(ValueError, match=r"method 'ESZSL': folding in examples needs an FSIGenZ model with prototypes"):
+        ZeroShotClassifier("ESZSL", object(), ("a",), np.array([0]), np.array([], dtype=int),
+                           metadata={"feature_dim": 64, "attribute_dim": 32}).with_examples("a", np.ones((1, 64)))
+
+
+def test_add_classes_takes_a_served_model_or_says_what_it_expects(benchmark, eszsl_model):
     dataset, removed = benchmark
     table = class_table(["x"], dataset.class_attributes[:, [removed]])
-    with pytest.raises(ValueError, match="fine_tune_steps: method .* cannot be fine-tuned"):
-        add_classes(eszsl_model, table, fine_tune_steps=10)
+
+    class Served:  # what mlflow.pyfunc.load_model returns: unwrap_python_model() holds the classifier
+        def unwrap_python_model(self):
+            return type("ServedClassifier", (), {"trained_model": eszsl_model, "image_backbone": NO_BACKBONE})()
+
+    assert classifier_of(Served()) is eszsl_model
+    assert add_classes(Served(), table).class_names[-1] == "x"
+    with pytest.raises(TypeError, match=r"model: expected a fsigenz ZeroShotClassifier .* or a served fsigenz model "
+                                        r"loaded with mlflow.pyfunc.load_model, got dict"):
+        add_classes({}, table)

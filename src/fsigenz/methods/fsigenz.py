@@ -27,7 +27,6 @@ A preset sets the keys listed in :data:`PRESETS`; settings given explicitly over
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -328,63 +327,6 @@ class FSIGenZClassifier:
         return ReferenceScores(
             class_means, seen, prototypes, unseen, anchor["metric"], anchor["aggregate"], float(anchor["scale"])
         )
-
-    def with_new_classes(self, new_class_attributes: np.ndarray, fine_tune_steps: int = 100) -> "FSIGenZClassifier":
-        """A copy that also covers classes given only by raw attributes (m, L'): refreshed prototypes
-        and a brief SCC fine-tune, for when accuracy on classes added after training matters.
-
-        The new classes become unseen classes L+1…L+L' (after the trained ones): MSAS with the fitted
-        threshold, P prototypes each from the the fitted generator (its seen class means M_s),
-        the DPSR similarity and targets recomputed over all classes, then ``fine_tune_steps`` SCC
-        steps from the trained weights. No training image is needed: the seen classes are represented
-        by their class means during the fine-tune, so it must stay brief.
-        """
-        if not hasattr(self, "scc_"):
-            raise RuntimeError("FSIGenZClassifier.with_new_classes called before fit")
-        new = np.asarray(new_class_attributes, dtype=np.float64)
-        if new.ndim != 2 or new.shape[0] != self.class_attributes_.shape[0] or new.shape[1] == 0:
-            raise ValueError(
-                f"new_class_attributes: expected ({self.class_attributes_.shape[0]}, L') raw attribute "
-                f"columns, got shape {new.shape}"
-            )
-        if int(fine_tune_steps) != fine_tune_steps or fine_tune_steps < 1:
-            raise ValueError(f"fine_tune_steps: expected an integer >= 1, got {fine_tune_steps!r}")
-        refreshed = copy.deepcopy(self)
-        n_trained = self.class_attributes_.shape[1]
-        added = np.arange(n_trained, n_trained + new.shape[1])
-        refreshed.class_attributes_ = np.hstack([self.class_attributes_, new])
-        refreshed.adjusted_attributes_ = self.msas_.transform(refreshed.class_attributes_)
-        seen = self.seen_classes_
-        refreshed.unseen_classes_ = np.concatenate([self.unseen_classes_, added])
-
-        n_per_class = self.prototypes_.shape[1]
-        if n_per_class:
-            if n_per_class != self.prototype_generator_.n_prototypes:
-                raise ValueError(
-                    f"with_new_classes: the model holds {n_per_class} prototypes per class but its generator "
-                    f"makes {self.prototype_generator_.n_prototypes}; refit with matching prototype settings"
-                )
-            new_prototypes, _ = self.prototype_generator_.generate(refreshed.adjusted_attributes_[:, added])
-            refreshed.prototypes_ = np.concatenate([self.prototypes_, new_prototypes])
-        dpsr_settings = merge_settings("dpsr", self.dpsr, DPSR_DEFAULTS)
-        refreshed.similarity_ = (
-            class_similarity(refreshed.adjusted_attributes_, phi=dpsr_settings["phi"], clip=dpsr_settings["clip"])
-            if dpsr_settings["enabled"] else None
-        )
-        refreshed.targets_ = build_target_tables(
-            refreshed.similarity_, seen, refreshed.unseen_classes_, dpsr_enabled=dpsr_settings["enabled"]
-        )
-        seen_class_means = self.prototype_generator_.class_means_.astype(np.float32)
-        dim = seen_class_means.shape[1]
-        rows = np.concatenate([seen_class_means, refreshed.prototypes_.reshape(-1, dim)])
-        row_classes = np.concatenate([seen, np.repeat(refreshed.unseen_classes_, n_per_class)])
-        row_is_prototype = np.concatenate([np.zeros(len(seen), dtype=bool), np.ones(len(rows) - len(seen), dtype=bool)])
-        refreshed.scc_.n_steps = int(fine_tune_steps)
-        refreshed.scc_.fit(
-            rows, row_classes, row_is_prototype, refreshed.adjusted_attributes_, refreshed.targets_,
-            warm_start=True, anchor=refreshed._anchor(),
-        )
-        return refreshed
 
     def decision_function(
         self, features: np.ndarray, class_attributes: np.ndarray | None = None

@@ -39,7 +39,6 @@ class MethodSpec:
       (``None``: all of them);
     - ``accepts_new_classes``: ``decision_function(features, class_attributes=...)`` scores attribute
       columns of classes it was not trained on;
-    - ``fine_tunes_new_classes``: it has ``with_new_classes(attributes, fine_tune_steps)``.
     """
 
     estimator: str
@@ -48,7 +47,6 @@ class MethodSpec:
     extends: str | None = None
     inherits: tuple[str, ...] | None = None
     accepts_new_classes: bool = False
-    fine_tunes_new_classes: bool = False
 
     @property
     def estimator_class(self) -> type:
@@ -64,11 +62,11 @@ _FSIGENZ = "fsigenz.methods.fsigenz:FSIGenZClassifier"
 METHODS: dict[str, MethodSpec] = {
     "fsigenz": MethodSpec(
         _FSIGENZ, steps_parameter="scc.n_steps", uses_prototypes=True,
-        accepts_new_classes=True, fine_tunes_new_classes=True,
+        accepts_new_classes=True,
     ),
     "tcn": MethodSpec(
         _FSIGENZ, steps_parameter="scc.n_steps", extends="fsigenz",
-        accepts_new_classes=True, fine_tunes_new_classes=True,
+        accepts_new_classes=True,
     ),
     "eszsl": MethodSpec("fsigenz.methods.eszsl:ESZSL", accepts_new_classes=True),
     # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply

@@ -4,8 +4,13 @@ The table has a column ``class`` (the name) followed by one numeric column per a
 order of the training attributes — the layout of the generic format's ``class_attributes.csv``.
 Values must be in the form the training classes had (xlsa17 ``att`` and the synthetic data: each
 class vector L2-normalised). Validation happens here, once, with messages that name the source, the
-row and the column: a wrong number of attribute columns, a NaN, a duplicated name, a name that is
-already a trained class.
+row (counted from 0: row 0 is the first class after the header) and the column: a table with no
+class row, a wrong number of attribute columns, a value that is not a finite number, an all-zero
+attribute vector (ingestion refuses those too), an empty or duplicated name, a name that is already
+a class of the model.
+
+:func:`add_classes` takes the model as trained (a :class:`~fsigenz.model.ZeroShotClassifier`) or as
+``mlflow.pyfunc.load_model`` returns it (:func:`classifier_of`).
 """
 
 from __future__ import annotations
@@ -18,8 +23,27 @@ import pandas as pd
 
 from fsigenz.data.dataset import DataValidationError
 from fsigenz.model import ZeroShotClassifier
+from fsigenz.serving.feature_table import listing
 
 CLASS_COLUMN = "class"
+
+
+def classifier_of(model) -> ZeroShotClassifier:
+    """The :class:`ZeroShotClassifier` of ``model``: the model itself, or the one inside a served model
+    as ``mlflow.pyfunc.load_model`` returns it (its ``unwrap_python_model()`` holds ``trained_model``)."""
+    if isinstance(model, ZeroShotClassifier):
+        return model
+    unwrap = getattr(model, "unwrap_python_model", None)
+    inner = unwrap() if callable(unwrap) else model
+    trained = getattr(inner, "trained_model", None)
+    if isinstance(trained, ZeroShotClassifier):
+        return trained
+    raise TypeError(
+        f"model: expected a fsigenz ZeroShotClassifier (trained_model.pkl) or a served fsigenz model loaded with "
+        f"mlflow.pyfunc.load_model, got {type(model).__name__}"
+        + (" whose python model holds no fsigenz classifier (logged by an older version of the project: "
+           "retrain it)" if callable(unwrap) else "")
+    )
 
 
 def read_class_table(path: str | Path) -> pd.DataFrame:
@@ -33,14 +57,28 @@ def read_class_table(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(f"{path}: not a readable CSV ({type(error).__name__}: {error})") from error
 
 
-def class_table_from_csv_text(text: str | None, source: str = "new classes") -> pd.DataFrame:
-    """The table of new classes from CSV text (e.g. a request parameter); empty text or None: no class."""
-    if text is None or not text.strip():
-        return pd.DataFrame(columns=[CLASS_COLUMN])
+def class_table_from_csv_text(text: str | None, source: str = "new classes") -> pd.DataFrame | None:
+    """The table of new classes from CSV text (e.g. a request parameter); None for empty text or None
+    (no class to add). A header without rows is a table without rows, which validation refuses."""
+    if text is None or not str(text).strip():
+        return None
     try:
-        return pd.read_csv(io.StringIO(text))
+        return pd.read_csv(io.StringIO(str(text)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataValidationError(f"{source}: not readable as CSV ({type(error).__name__}: {error})") from error
+
+
+def class_names_column(table: pd.DataFrame, source: str) -> list[str]:
+    """The ``class`` column as names, refusing a missing column and empty names (row counted from 0)."""
+    if CLASS_COLUMN not in table.columns:
+        raise DataValidationError(f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}")
+    names = table[CLASS_COLUMN]
+    empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        raise DataValidationError(
+            f"{source}: column '{CLASS_COLUMN}', row {int(np.flatnonzero(empty)[0])}: expected a class name, got an empty one"
+        )
+    return names.astype(str).tolist()
 
 
 def new_class_attributes(
@@ -51,62 +89,71 @@ def new_class_attributes(
 ) -> tuple[list[str], np.ndarray]:
     """Validated (names, attributes (m, L)) from a table ``class,<m attribute columns>``."""
     if CLASS_COLUMN not in table.columns:
-        raise DataValidationError(f"{source}: missing column '{CLASS_COLUMN}'; found {list(table.columns)[:5]}")
+        raise DataValidationError(f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}")
     values = table.drop(columns=CLASS_COLUMN)
     if values.shape[1] != attribute_dim:
         raise DataValidationError(
             f"{source}: expected {attribute_dim} attribute columns after '{CLASS_COLUMN}' (the model's attribute "
-            f"dimension), got {values.shape[1]}: {list(values.columns)[:5]}{' …' if values.shape[1] > 5 else ''}"
+            f"dimension), got {values.shape[1]}: {listing(list(values.columns), 5)}"
         )
     if len(table) == 0:
-        raise DataValidationError(f"{source}: no class rows")
+        raise DataValidationError(f"{source}: no class rows after the header; expected one row per class to add")
+    names = class_names_column(table, source)
     non_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if non_numeric:
-        raise DataValidationError(f"{source}: attribute columns must be numeric; not numeric: {non_numeric[:5]}")
-    names = table[CLASS_COLUMN]
-    if names.isna().any() or (names.astype(str).str.strip() == "").any():
-        row = int(np.flatnonzero(names.isna() | (names.astype(str).str.strip() == ""))[0])
-        raise DataValidationError(f"{source}: field '{CLASS_COLUMN}': empty class name in row {row + 1}")
-    names = names.astype(str).tolist()
+        column = non_numeric[0]
+        row = int(np.flatnonzero(pd.to_numeric(values[column], errors="coerce").isna().to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: row {row} (class '{names[row]}'), column '{column}': expected a number, got "
+            f"{values[column].iloc[row]!r}"
+        )
     attributes = values.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(attributes)
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         raise DataValidationError(
-            f"{source}: row {row + 1} (class '{names[row]}'), column '{values.columns[col]}': NaN or infinite "
-            "value; every attribute needs a number"
+            f"{source}: row {row} (class '{names[row]}'), column '{values.columns[col]}': expected a finite number, "
+            f"got {attributes[row, col]}; every attribute needs a number"
+        )
+    zero = np.flatnonzero(~np.any(attributes != 0, axis=1))
+    if zero.size:
+        row = int(zero[0])
+        raise DataValidationError(
+            f"{source}: row {row} (class '{names[row]}'): all-zero attribute vector; expected at least one non-zero "
+            "attribute (a class described by nothing cannot be told apart)"
         )
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise DataValidationError(f"{source}: field '{CLASS_COLUMN}': duplicated class name(s) {duplicated[:5]}")
+        raise DataValidationError(f"{source}: column '{CLASS_COLUMN}': duplicated class name(s) {listing(duplicated, 5)}")
     clashing = sorted(set(names) & set(trained_classes))
     if clashing:
         raise DataValidationError(
-            f"{source}: field '{CLASS_COLUMN}': already classes of the model: {clashing[:5]}; give new names"
+            f"{source}: column '{CLASS_COLUMN}': already classes of the model: {listing(clashing, 5)}; give new names"
         )
     return names, attributes.T
 
 
 def add_classes(
-    model: ZeroShotClassifier,
+    model,
     classes: pd.DataFrame | str | Path,
     source: str | None = None,
-    fine_tune_steps: int = 0,
+    scoring: str = "auto",
 ) -> ZeroShotClassifier:
-    """A copy of ``model`` that also scores the classes of ``classes`` (a table, or a CSV file path).
+    """A copy of the model's classifier that also scores the classes of ``classes`` (a table, or a CSV
+    file path). ``model``: a :class:`ZeroShotClassifier` or a served model from ``mlflow.pyfunc.load_model``.
 
-    With ``fine_tune_steps`` 0 nothing is retrained: the method scores the new attribute columns as it
-    scores its own. With ``fine_tune_steps`` > 0 (FSIGenZ / TCN) prototypes are generated for the
-    new classes and the SCC is fine-tuned briefly (``FSIGenZClassifier.with_new_classes``).
+    Nothing is retrained. ``scoring`` (``ZeroShotClassifier.with_new_classes``): ``"auto"`` scores the
+    new classes by prototypes for FSIGenZ, by attributes for TCN / ESZSL.
     """
+    classifier = classifier_of(model)
     if not isinstance(classes, pd.DataFrame):
         source = source or str(classes)
         classes = read_class_table(classes)
     source = source or "new classes table"
-    if not model.accepts_new_classes:
+    if not (classifier.accepts_new_classes or classifier.scores_classes_by_prototypes):
         raise DataValidationError(
-            f"{source}: method '{model.method_name}' cannot score classes added after training; fsigenz, tcn "
+            f"{source}: method '{classifier.method_name}' cannot score classes added after training; fsigenz, tcn "
             "and eszsl can"
         )
-    names, attributes = new_class_attributes(classes, model.attribute_dim, model.class_names, source)
-    return model.with_new_classes(names, attributes, fine_tune_steps=fine_tune_steps)
+    names, attributes = new_class_attributes(classes, classifier.attribute_dim, classifier.class_names, source)
+    return classifier.with_new_classes(names, attributes, scoring=scoring)

@@ -1,5 +1,5 @@
-"""Nodes of the inference pipeline (served as an MLflow pyfunc model) and of what it needs from training:
-its input example and the image backbone."""
+"""Nodes of the inference pipeline (the served model's answer) and of what training logs for it: the image
+backbone and the served model itself."""
 
 from __future__ import annotations
 
@@ -7,27 +7,21 @@ import logging
 
 import pandas as pd
 
-from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.serving import (
     ImageBackbone,
     add_classes,
+    add_examples,
     class_table_from_csv_text,
+    example_table_from_csv_text,
     features_for_scoring,
-    input_example,
 )
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_ROWS = 5  # test rows in the input example: MLflow infers the model's input schema from it
 NEW_CLASSES_PARAMETER = "params 'inference.new_classes'"
+EXAMPLES_PARAMETER = "params 'inference.examples'"
 IMAGE_BACKBONE_OPTIONS = ("include", "batch_size")
-
-
-def write_input_example(dataset: ZeroShotDataset) -> pd.DataFrame:
-    """A few test feature rows (``feature_0`` … ``feature_{d-1}``) and one ``image_path`` row: the two
-    input forms of the served model, from which MLflow infers its input schema."""
-    return input_example(dataset.features[dataset.splits["test_unseen"][:EXAMPLE_ROWS]])
 
 
 def package_image_backbone(source: dict, options: dict) -> ImageBackbone:
@@ -49,15 +43,28 @@ def predict_classes(
     top_k: int,
     calibrated: bool,
     new_classes: str,
+    examples: str,
 ) -> pd.DataFrame:
     """Predicted class, score and top-k classes per row, over the trained classes plus ``new_classes``
-    (CSV text ``class,<attributes>``; empty: none). Rows are feature vectors, or image files that
+    (CSV text ``class,<attributes>``; empty: none) and with ``examples`` folded in (CSV text ``class`` +
+    feature columns or ``image_path``; empty: none). Rows are feature vectors, or image files that
     ``image_backbone`` embeds first. ``calibrated`` subtracts the γ chosen on validation from the
-    seen-class scores, as the evaluation's ``gzsl_*_cs`` metrics do."""
-    table = class_table_from_csv_text(new_classes, NEW_CLASSES_PARAMETER)
+    seen-class scores, as the evaluation's ``gzsl_*_cs`` metrics do. Logs nothing at INFO: it runs on
+    every request of a served model."""
     model = trained_model
-    if not table.empty:
-        model = add_classes(trained_model, table, NEW_CLASSES_PARAMETER)
-        logger.info("Scoring %d added class(es) besides the trained ones", len(table))
+    classes = class_table_from_csv_text(new_classes, NEW_CLASSES_PARAMETER)
+    if classes is not None:
+        model = add_classes(model, classes, NEW_CLASSES_PARAMETER)
+    example_table = example_table_from_csv_text(examples, EXAMPLES_PARAMETER)
+    if example_table is not None:
+        model = add_examples(model, example_table, image_backbone, EXAMPLES_PARAMETER)
     features = features_for_scoring(features_to_score, model.feature_dim, image_backbone, "features_to_score")
     return model.predict(features, top_k=top_k, calibrated=calibrated)
+
+
+def build_served_model(trained_model: ZeroShotClassifier, image_backbone: ImageBackbone, inference: dict):
+    """The MLflow model that serves ``trained_model`` (with ``image_backbone``), the ``inference``
+    parameters as its request parameters' defaults."""
+    from fsigenz.pipelines.inference.served_model import ServedClassifier
+
+    return ServedClassifier(trained_model, image_backbone, inference)

@@ -1,17 +1,20 @@
-"""inference: ``trained_model`` + ``image_backbone`` + ``features_to_score`` → ``predictions``.
+"""inference: ``trained_model`` + ``image_backbone`` + ``features_to_score`` → ``predictions``, and what a
+training run logs for it.
 
-Logged with the trained model as one MLflow pyfunc model (``pipeline_ml_factory`` in the pipeline
-registry); the ``params:inference.*`` inputs become the model's request parameters. Two small
-pipelines run in training for it: the input example (a few test rows in the input layout, written to
-``features_to_score``, from which MLflow infers the model's input schema) and the image backbone (the
-backbone that made the training features, or why there is none; ``params:image_backbone``).
+The served model (``served_model.ServedClassifier``, an MLflow pyfunc model) calls the
+``predict_classes`` node's function on every request, with the ``inference.*`` request parameters.
+Two small pipelines run in training for it: the image backbone (the backbone that made the training
+features, or why there is none; ``params:image_backbone``) and the served model, which the catalog's
+``<ns>.served_model`` logs to the run as ``model`` (``datasets.MlflowServedModelDataset``).
 """
 
 from kedro.pipeline import Pipeline, node
 
-from fsigenz.pipelines.inference.nodes import package_image_backbone, predict_classes, write_input_example
+from fsigenz.pipelines.inference.nodes import build_served_model, package_image_backbone, predict_classes
 
-PARAMETERS = ("params:inference.top_k", "params:inference.calibrated", "params:inference.new_classes")
+PARAMETERS = (
+    "params:inference.top_k", "params:inference.calibrated", "params:inference.new_classes", "params:inference.examples",
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -27,10 +30,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     )
 
 
-def create_input_example_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([node(write_input_example, "dataset", "features_to_score", name="write_input_example")])
-
-
 def create_image_backbone_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
@@ -39,6 +38,19 @@ def create_image_backbone_pipeline(**kwargs) -> Pipeline:
                 ["params:source", "params:image_backbone"],
                 "image_backbone",
                 name="package_image_backbone",
+            )
+        ]
+    )
+
+
+def create_served_model_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                build_served_model,
+                ["trained_model", "image_backbone", "params:inference"],
+                "served_model",
+                name="build_served_model",
             )
         ]
     )
