@@ -11,6 +11,8 @@ the test split. Methods:
   (f-CLSWGAN's final classifier with FSIGenZ's P prototypes instead of N generated features);
 - ``paper``: FSIGenZ as published (``preset: paper``: SCC, grouped BCE over pairs, uniform batches);
 - ``fsigenz``: the project's default (``preset: anchored``);
+- ``fclswgan``: the f-CLSWGAN-style baseline with the project's settings for the namespace (the
+  synthetic namespace's for the synthetic sets), its classifier's length selected the same way;
 - with ``--ladder``, the steps from one to the other, one change at a time:
   ``paper+softmax`` (softmax over classes against the DPSR targets), ``+balanced`` (class-balanced
   batches), ``+variation`` (prototype rows borrow seen rows' within-class offsets), and
@@ -89,11 +91,16 @@ def load_dataset(name: str, seed: int, feature_dim: int):
 
 
 def fsigenz_parameters(dataset_name: str, seed: int) -> dict:
+    from fsigenz.methods.fsigenz import PRESETS
+
     """The fsigenz block for this data: the synthetic namespace's settings for the synthetic sets,
     CPU-sized SCC settings for the stand-ins."""
     if dataset_name in ("synthetic", "bench"):
-        configuration = harness.method_configuration("fsigenz", "synthetic")[0]
-        parameters = json.loads(json.dumps(configuration.method_parameters))
+        parameters = json.loads(json.dumps(harness.method_configuration("fsigenz", "synthetic").settings))
+        for preset in PRESETS.values():  # the keys a preset sets: left to the preset each method runs
+            for group, keys in preset.items():
+                for key in keys:
+                    parameters.get(group, {}).pop(key, None)
     else:
         parameters = {"scc": dict(STANDIN_SCC), "l2_normalize": False}
         if dataset_name == "sun":
@@ -172,6 +179,10 @@ def build(method: str, parameters: dict):
             {k: v for k, v in parameters.items() if k != "scc"}, n_steps=scc["n_steps"],
             eval_every=scc["eval_every"], patience=scc["patience"], seed=scc["seed"],
         )
+    if method == "fclswgan":
+        from fsigenz.methods.fclswgan import FeatureGeneratingGANClassifier
+
+        return FeatureGeneratingGANClassifier(**parameters)
     if method == "paper":
         return FSIGenZClassifier(**parameters, preset="paper")
     if method == "fsigenz":
@@ -183,14 +194,21 @@ def run_one(dataset, dataset_name: str, method: str, seed: int, metric: str) -> 
     """Select on validation (as ``kedro run``), refit on trainval for the selected length, test once."""
     from fsigenz.protocol import final_protocol, select_model, set_nested, validation_protocol
 
+    from fsigenz.methods.registry import method_spec
+
     parameters = fsigenz_parameters(dataset_name, seed)
+    steps_parameter = "scc.n_steps"
+    if method == "fclswgan":  # the project's f-CLSWGAN settings for the namespace (synthetic sets: synthetic's)
+        namespace = "synthetic" if dataset_name in ("synthetic", "bench") else dataset_name
+        parameters = {**harness.method_configuration("fclswgan", namespace).settings, "seed": seed, "device": "cpu"}
+        steps_parameter = method_spec("fclswgan").steps_parameter
     validation = validation_protocol(dataset, 0.2, seed)
     started = time.perf_counter()
     selection = select_model(validation, lambda p: build(method, p), parameters, {}, metric)
     selection_seconds = time.perf_counter() - started
     final_parameters = parameters
     if method not in ("ncm",) and selection.best_step is not None:
-        final_parameters = set_nested(parameters, "scc.n_steps", selection.best_step)
+        final_parameters = set_nested(parameters, steps_parameter, selection.best_step)
     started = time.perf_counter()
     model = build(method, final_parameters).fit(final_protocol(dataset).task)
     fit_seconds = time.perf_counter() - started
