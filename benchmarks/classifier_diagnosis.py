@@ -252,7 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["synthetic", "cub", "awa2", "sun", "bench"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=["ncm", "linear_softmax", "paper", "fsigenz"])
+    parser.add_argument("--methods", nargs="*", default=["ncm", "linear_softmax", "paper", "fsigenz"])
     parser.add_argument("--ladder", action="store_true", help="also the one-change-at-a-time steps")
     parser.add_argument("--feature-dim", type=int, default=128, help="stand-ins' simulated feature size")
     parser.add_argument("--metric", default="gzsl_h_cs", help="selection metric on validation (as model.selection.metric)")

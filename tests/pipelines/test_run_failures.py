@@ -6,20 +6,17 @@ import sqlite3
 
 import click
 import pytest
-from kedro.pipeline import Pipeline, node
 
 from fsigenz.cli import check_namespaces, error_report, first_error
 from fsigenz.pipelines.classifier_training.nodes import select_on_validation
-from fsigenz.pipelines.configuration import METHOD_BLOCKS
 from tests.kedro_project import kedro, make_project
-from tests.pipelines.test_nodes import base_parameters
+from tests.pipelines.test_nodes import configuration
 
 
 def test_zero_training_steps_are_refused_naming_the_parameter(small_synthetic):
-    params = base_parameters()
-    overrides = {"fsigenz": {"scc": {"n_steps": 0}}}
+    config = configuration(command_line={"fsigenz": {"scc": {"n_steps": 0}}})
     with pytest.raises(ValueError, match=r"parameters 'fsigenz.scc.n_steps': expected an integer >= 1 .* got 0"):
-        select_on_validation(small_synthetic, params["model"], overrides, **{name: params[name] for name in METHOD_BLOCKS})
+        select_on_validation(small_synthetic, config)
 
 
 def test_unknown_or_empty_namespace_lists_the_valid_ones_and_the_folder(tmp_path, monkeypatch):
@@ -57,21 +54,15 @@ def test_report_names_the_first_error_not_the_one_raised_while_handling_it():
 
 
 def test_part_of_the_model_logging_pipeline_stays_usable():
-    """Kedro's resume hint asks for the pipeline from a later node; without the image-backbone node that
-    part has a free inference input, which kedro-mlflow refused with an error hiding the real one."""
-    from fsigenz.pipeline_registry import ModelLoggingPipeline
+    """Kedro's resume hint asks for the pipeline from a later node; kedro-mlflow's model-logging
+    pipeline refused such a part with an error that hid the real one. The served model is now logged
+    by a node of a plain pipeline, whose every part is usable."""
+    from fsigenz.pipeline_registry import register_pipelines
 
-    training = Pipeline([
-        node(lambda: 1, None, "backbone", name="backbone_node"),
-        node(lambda: 1, None, "data", name="load"),
-        node(lambda d: d, "data", "model", name="train"),
-        node(lambda d: d, "data", "example", name="example"),
-    ])
-    inference = Pipeline([node(lambda m, b, x: x, ["model", "backbone", "rows"], "predictions", name="predict")])
-    whole = ModelLoggingPipeline(nodes=training.nodes, inference=inference, input_name="rows")
-    part = whole.from_nodes("train")
-    assert {n.name for n in part.nodes} == {"train"} and not isinstance(part, ModelLoggingPipeline)
-    assert isinstance(whole.from_nodes("backbone_node", "train"), ModelLoggingPipeline)
+    default = register_pipelines()["__default__"]
+    part = default.from_nodes("synthetic.evaluate_on_test")
+    assert "synthetic.evaluate_on_test" in {n.name for n in part.nodes}
+    assert "synthetic.select_on_validation" not in {n.name for n in part.nodes}
 
 
 @pytest.mark.slow
