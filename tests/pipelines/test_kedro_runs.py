@@ -41,7 +41,10 @@ def test_a_global_command_line_value_beats_the_per_dataset_default(synthetic_run
     configuration = run_configuration(project)
     assert {key: configuration["settings"]["scc"][key] for key in TINY_SCC} == TINY_SCC
     metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
-    assert 0 < metrics["selected_step"] <= TINY_SCC["n_steps"]
+    selection = json.loads((project / "data/06_models/synthetic/model_selection.json").read_text())
+    evaluated = [point["step"] for curve in selection["curves"] for point in curve["points"]]
+    assert max(evaluated) <= TINY_SCC["n_steps"]  # trained at most the command line's steps
+    assert 0 <= metrics["selected_step"] <= TINY_SCC["n_steps"]  # 0: the anchored classifier's prototypes alone
 
 
 def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
@@ -55,7 +58,8 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
         metric_keys = {row[0] for row in db.execute("select distinct key from metrics")}
         param_keys = {row[0] for row in db.execute("select distinct key from params")}
     assert {f"synthetic.{key}" for key in METRIC_KEYS} <= metric_keys
-    assert "synthetic.validation_curve.gzsl_h" in metric_keys and "synthetic.train_loss" in metric_keys
+    assert "synthetic.validation_curve.gzsl_h" in metric_keys
+    assert ("synthetic.train_loss" in metric_keys) == (metrics["selected_step"] > 0)  # no step, no loss
     assert any(key.startswith("time.") for key in metric_keys)  # wall time of each stage
     assert "fsigenz.msas.enabled" in param_keys and "model.method" in param_keys
     artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}

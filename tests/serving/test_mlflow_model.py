@@ -114,7 +114,9 @@ def test_classes_added_by_request_or_to_the_loaded_model_score_alike(trained, py
     assert extended.class_names[-1] == "twin" and len(extended.class_names) == dataset.n_classes + 1
     expected = extended.predict(dataset.features[rows], top_k=dataset.n_classes + 1)
     assert predictions["top_k_classes"].tolist() == expected["top_k_classes"].tolist()
-    np.testing.assert_allclose(np.stack(predictions["top_k_scores"]), np.stack(expected["top_k_scores"]), rtol=1e-6)
+    np.testing.assert_allclose(  # float32 scores computed in other chunkings
+        np.stack(predictions["top_k_scores"]), np.stack(expected["top_k_scores"]), rtol=1e-6, atol=1e-5
+    )
 
     bad = new_classes.copy()
     bad.loc[0, "attribute_3"] = np.nan
