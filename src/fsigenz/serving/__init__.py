@@ -24,12 +24,12 @@ from fsigenz.serving.feature_table import (
     features_from_table,
 )
 from fsigenz.serving.image_backbone import ImageBackbone, NoImageBackboneError, source_features_file
-from fsigenz.serving.examples import add_examples, example_table_from_csv_text, examples_by_class
+from fsigenz.serving.examples import add_examples, examples_by_class
 from fsigenz.serving.model_input import IMAGE_PATH_COLUMN, features_for_scoring
 from fsigenz.serving.new_classes import (
     CLASS_COLUMN,
     add_classes,
-    class_table_from_csv_text,
+    table_from_csv_text,
     classifier_of,
     new_class_attributes,
     read_class_table,
@@ -44,9 +44,8 @@ __all__ = [
     "NoImageBackboneError",
     "add_classes",
     "add_examples",
-    "class_table_from_csv_text",
+    "table_from_csv_text",
     "classifier_of",
-    "example_table_from_csv_text",
     "examples_by_class",
     "feature_columns",
     "feature_table",

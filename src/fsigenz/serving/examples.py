@@ -10,7 +10,6 @@ the model's image backbone). Each class's examples are averaged into one more re
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +22,6 @@ from fsigenz.serving.model_input import features_for_scoring
 from fsigenz.serving.new_classes import CLASS_COLUMN, class_names_column, classifier_of
 
 NO_BACKBONE = ImageBackbone(None, "none was given (pass the served model, or image_backbone=)")
-
-
-def example_table_from_csv_text(text: str | None, source: str = "examples") -> pd.DataFrame | None:
-    """The table of labelled examples from CSV text (e.g. a request parameter); None for empty text."""
-    if text is None or not str(text).strip():
-        return None
-    try:
-        return pd.read_csv(io.StringIO(str(text)))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataValidationError(f"{source}: not readable as CSV ({type(error).__name__}: {error})") from error
 
 
 def examples_by_class(

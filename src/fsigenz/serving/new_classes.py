@@ -57,9 +57,9 @@ def read_class_table(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(f"{path}: not a readable CSV ({type(error).__name__}: {error})") from error
 
 
-def class_table_from_csv_text(text: str | None, source: str = "new classes") -> pd.DataFrame | None:
-    """The table of new classes from CSV text (e.g. a request parameter); None for empty text or None
-    (no class to add). A header without rows is a table without rows, which validation refuses."""
+def table_from_csv_text(text: str | None, source: str) -> pd.DataFrame | None:
+    """A table from CSV text (a request parameter: new classes, or labelled examples); None for empty
+    text or None (nothing to add). A header without rows is a table without rows, which validation refuses."""
     if text is None or not str(text).strip():
         return None
     try:

@@ -12,8 +12,7 @@ from fsigenz.serving import (
     ImageBackbone,
     add_classes,
     add_examples,
-    class_table_from_csv_text,
-    example_table_from_csv_text,
+    table_from_csv_text,
     features_for_scoring,
 )
 
@@ -52,10 +51,10 @@ def predict_classes(
     seen-class scores, as the evaluation's ``gzsl_*_cs`` metrics do. Logs nothing at INFO: it runs on
     every request of a served model."""
     model = trained_model
-    classes = class_table_from_csv_text(new_classes, NEW_CLASSES_PARAMETER)
+    classes = table_from_csv_text(new_classes, NEW_CLASSES_PARAMETER)
     if classes is not None:
         model = add_classes(model, classes, NEW_CLASSES_PARAMETER)
-    example_table = example_table_from_csv_text(examples, EXAMPLES_PARAMETER)
+    example_table = table_from_csv_text(examples, EXAMPLES_PARAMETER)
     if example_table is not None:
         model = add_examples(model, example_table, image_backbone, EXAMPLES_PARAMETER)
     features = features_for_scoring(features_to_score, model.feature_dim, image_backbone, "features_to_score")
