@@ -63,8 +63,14 @@ SEARCH_SPACE = {
 }
 TIED = {"scc.scorer_hidden": "scc.encoder_hidden"}
 N_STEPS_BOUND = 2000
-CONFIGURED = {"scc.encoder_hidden": 256, "msas.enabled": True, "prototypes.n_prototypes": 20,
-              "scc.learning_rate": 1e-3, "scc.beta": 0.2, "scc.batch_size": 64}
+CONFIGURED = {
+    "scc.encoder_hidden": 256,
+    "msas.enabled": True,
+    "prototypes.n_prototypes": 20,
+    "scc.learning_rate": 1e-3,
+    "scc.beta": 0.2,
+    "scc.batch_size": 64,
+}
 OBJECTIVE = "gzsl_h_cs"  # validation H with γ; early stopping inside follows model.selection.metric
 
 
@@ -99,7 +105,9 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
     use_bf16 = device == "cpu" and bf16_supported(torch.device("cpu"))
     dataset = make_synthetic_benchmark(**DATASET)
     configuration = harness.method_configuration(
-        "fsigenz", "synthetic", {"fsigenz": {"scc": {"n_steps": N_STEPS_BOUND, "use_bf16": use_bf16, "device": device}}}
+        "fsigenz",
+        "synthetic",
+        {"fsigenz": {"scc": {"n_steps": N_STEPS_BOUND, "use_bf16": use_bf16, "device": device}}},
     )
     dimensions = parse_search_space(SEARCH_SPACE)
     trials = []
@@ -110,20 +118,39 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
         started = time.perf_counter()
         result = validation_score(dataset, configuration, setting)
         metrics = result.validation_metrics
-        trials.append({"setting": setting, "validation_h_calibrated": metrics["gzsl_h_cs"],
-                       "validation_h": metrics["gzsl_h"], "best_step": result.best_step,
-                       "seconds": round(time.perf_counter() - started, 2)})
-        print(f"[choose_fsigenz_settings] trial {trial.number}: validation H {metrics[OBJECTIVE]:.1f} {setting}", flush=True)
+        trials.append(
+            {
+                "setting": setting,
+                "validation_h_calibrated": metrics["gzsl_h_cs"],
+                "validation_h": metrics["gzsl_h"],
+                "best_step": result.best_step,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+        print(
+            f"[choose_fsigenz_settings] trial {trial.number}: validation H {metrics[OBJECTIVE]:.1f} {setting}",
+            flush=True,
+        )
         return metrics[OBJECTIVE]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     study.enqueue_trial(CONFIGURED)
     study.enqueue_trial({**CONFIGURED, "msas.enabled": False})
-    study.optimize(objective, n_trials=n_trials, timeout=timeout_s)  # stops after the trial running at timeout_s
+    study.optimize(
+        objective, n_trials=n_trials, timeout=timeout_s
+    )  # stops after the trial running at timeout_s
     best = max(trials, key=lambda t: t["validation_h_calibrated"])
-    return {"name": "fsigenz_settings_search", "device": device, "use_bf16": use_bf16, "n_trials": len(trials),
-            "dataset": DATASET, "search_space": SEARCH_SPACE, "best": best, "trials": trials}
+    return {
+        "name": "fsigenz_settings_search",
+        "device": device,
+        "use_bf16": use_bf16,
+        "n_trials": len(trials),
+        "dataset": DATASET,
+        "search_space": SEARCH_SPACE,
+        "best": best,
+        "trials": trials,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -131,11 +158,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
     parser.add_argument("--timeout-s", type=float, help="start no trial after this many seconds")
-    parser.add_argument("--output", type=Path,
-                        help="JSON file (default benchmarks/results/fsigenz_settings_search[_cuda].json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON file (default benchmarks/results/fsigenz_settings_search[_cuda].json)",
+    )
     args = parser.parse_args(argv)
     result = harness.stamp(search(args.trials, args.device, args.timeout_s), False)
-    path = harness.write_result("fsigenz_settings_search", result, args.output or search_result_path(args.device))
+    path = harness.write_result(
+        "fsigenz_settings_search", result, args.output or search_result_path(args.device)
+    )
     print(json.dumps(result["best"], indent=2))
     print(f"written to {path}")
     return result

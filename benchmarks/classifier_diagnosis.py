@@ -49,10 +49,16 @@ RESULTS_FILE = harness.RESULTS / "classifier_diagnosis.jsonl"
 SUMMARY_FILE = harness.RESULTS / "classifier_diagnosis.md"
 SHARED_FOLDERS = {"cub": "CUB", "awa2": "AWA2", "sun": "SUN"}
 BENCH_DATASET = dict(
-    n_seen_classes=100, n_unseen_classes=25, n_val_classes=25, attribute_dim=64, feature_dim=256,
+    n_seen_classes=100,
+    n_unseen_classes=25,
+    n_val_classes=25,
+    attribute_dim=64,
+    feature_dim=256,
     images_per_class=40,
 )
-STANDIN_SCC = dict(encoder_hidden=256, scorer_hidden=256, batch_size=128, n_steps=3000, eval_every=50, patience=8)
+STANDIN_SCC = dict(
+    encoder_hidden=256, scorer_hidden=256, batch_size=128, n_steps=3000, eval_every=50, patience=8
+)
 SUN_BATCH = 64  # 717 classes: as the sun namespace
 PROTOTYPES = {"n_prototypes": 20}
 LADDER = {
@@ -78,13 +84,17 @@ def load_dataset(name: str, seed: int, feature_dim: int):
         return make_synthetic_benchmark(**BENCH_DATASET, seed=seed)
     shared = harness.SHARED_DATA / SHARED_FOLDERS[name]
     if not (shared / "att_splits.mat").is_file():
-        raise SystemExit(f"{shared / 'att_splits.mat'}: not found; the {name} stand-in needs the real split file")
+        raise SystemExit(
+            f"{shared / 'att_splits.mat'}: not found; the {name} stand-in needs the real split file"
+        )
     folder = Path(tempfile.mkdtemp(prefix=f"standin_{name}_"))
     try:
         for file in ("att_splits.mat", "testclasses.txt", "valclasses1.txt"):
             if (shared / file).is_file():
                 shutil.copyfile(shared / file, folder / file)
-        write_res101_standin(folder / "att_splits.mat", folder / "res101.mat", feature_dim=feature_dim, seed=seed)
+        write_res101_standin(
+            folder / "att_splits.mat", folder / "res101.mat", feature_dim=feature_dim, seed=seed
+        )
         return load_xlsa17(directory=str(folder), name=name)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -117,8 +127,16 @@ class LinearSoftmaxOnPrototypes:
     unseen prototypes (f-CLSWGAN's final classifier, the prototypes in place of generated features),
     Adam, early-stopped through ``monitor`` like every iterative method."""
 
-    def __init__(self, fsigenz: dict, learning_rate: float = 1e-2, batch_size: int = 64,
-                 n_steps: int = 3000, eval_every: int = 50, patience: int = 8, seed: int = 0) -> None:
+    def __init__(
+        self,
+        fsigenz: dict,
+        learning_rate: float = 1e-2,
+        batch_size: int = 64,
+        n_steps: int = 3000,
+        eval_every: int = 50,
+        patience: int = 8,
+        seed: int = 0,
+    ) -> None:
         self.fsigenz, self.learning_rate, self.batch_size = fsigenz, learning_rate, batch_size
         self.n_steps, self.eval_every, self.patience, self.seed = n_steps, eval_every, patience, seed
 
@@ -170,14 +188,18 @@ def build(method: str, parameters: dict):
 
     if method == "ncm":
         return NearestClassMeanClassifier(
-            prototypes=parameters["prototypes"], msas=parameters.get("msas"),
+            prototypes=parameters["prototypes"],
+            msas=parameters.get("msas"),
             l2_normalize=parameters.get("l2_normalize", False),
         )
     if method == "linear_softmax":
         scc = parameters["scc"]
         return LinearSoftmaxOnPrototypes(
-            {k: v for k, v in parameters.items() if k != "scc"}, n_steps=scc["n_steps"],
-            eval_every=scc["eval_every"], patience=scc["patience"], seed=scc["seed"],
+            {k: v for k, v in parameters.items() if k != "scc"},
+            n_steps=scc["n_steps"],
+            eval_every=scc["eval_every"],
+            patience=scc["patience"],
+            seed=scc["seed"],
         )
     if method == "fclswgan":
         from fsigenz.methods.fclswgan import FeatureGeneratingGANClassifier
@@ -198,9 +220,15 @@ def run_one(dataset, dataset_name: str, method: str, seed: int, metric: str) -> 
 
     parameters = fsigenz_parameters(dataset_name, seed)
     steps_parameter = "scc.n_steps"
-    if method == "fclswgan":  # the project's f-CLSWGAN settings for the namespace (synthetic sets: synthetic's)
+    if (
+        method == "fclswgan"
+    ):  # the project's f-CLSWGAN settings for the namespace (synthetic sets: synthetic's)
         namespace = "synthetic" if dataset_name in ("synthetic", "bench") else dataset_name
-        parameters = {**harness.method_configuration("fclswgan", namespace).settings, "seed": seed, "device": "cpu"}
+        parameters = {
+            **harness.method_configuration("fclswgan", namespace).settings,
+            "seed": seed,
+            "device": "cpu",
+        }
         steps_parameter = method_spec("fclswgan").steps_parameter
     validation = validation_protocol(dataset, 0.2, seed)
     started = time.perf_counter()
@@ -214,11 +242,16 @@ def run_one(dataset, dataset_name: str, method: str, seed: int, metric: str) -> 
     fit_seconds = time.perf_counter() - started
     test = final_protocol(dataset).evaluate(model, gamma=selection.gamma)
     return {
-        "dataset": dataset_name, "seed": seed, "method": method, "selection_metric": metric,
-        "selected_step": selection.best_step, "gamma": selection.gamma,
+        "dataset": dataset_name,
+        "seed": seed,
+        "method": method,
+        "selection_metric": metric,
+        "selected_step": selection.best_step,
+        "gamma": selection.gamma,
         "validation": {k: round(float(v), 3) for k, v in selection.validation_metrics.items()},
         **{k: round(float(test[k]), 3) for k in METRICS},
-        "seconds_selection": round(selection_seconds, 1), "seconds_fit": round(fit_seconds, 1),
+        "seconds_selection": round(selection_seconds, 1),
+        "seconds_fit": round(fit_seconds, 1),
     }
 
 
@@ -255,7 +288,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=["ncm", "linear_softmax", "paper", "fsigenz"])
     parser.add_argument("--ladder", action="store_true", help="also the one-change-at-a-time steps")
     parser.add_argument("--feature-dim", type=int, default=128, help="stand-ins' simulated feature size")
-    parser.add_argument("--metric", default="gzsl_h_cs", help="selection metric on validation (as model.selection.metric)")
+    parser.add_argument(
+        "--metric", default="gzsl_h_cs", help="selection metric on validation (as model.selection.metric)"
+    )
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     methods = [*args.methods, *(LADDER if args.ladder else [])]

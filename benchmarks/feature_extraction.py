@@ -82,8 +82,12 @@ def bare_forward(backbone, batch_size: int, n_images: int) -> tuple[float, float
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--images", type=int, help="number of generated images (default: 64 on CPU, 4096 on CUDA)")
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
+    )
+    parser.add_argument(
+        "--images", type=int, help="number of generated images (default: 64 on CPU, 4096 on CUDA)"
+    )
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--num-workers", type=int)
     parser.add_argument("--repeats", type=int, default=2)
@@ -95,8 +99,12 @@ def main(argv: list[str] | None = None) -> dict:
     batch_size = args.batch_size or batch_size
     num_workers = num_workers if args.num_workers is None else args.num_workers
 
-    spec = BackboneSpec(args.model, pretrained=args.pretrained or bool(args.checkpoint_file),
-                        checkpoint_file=args.checkpoint_file, device=args.device)
+    spec = BackboneSpec(
+        args.model,
+        pretrained=args.pretrained or bool(args.checkpoint_file),
+        checkpoint_file=args.checkpoint_file,
+        device=args.device,
+    )
     backbone = spec.build()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,16 +116,32 @@ def main(argv: list[str] | None = None) -> dict:
             bare, bare_cpu = bare_forward(backbone, batch_size, n_images)
             start, cpu_start = time.perf_counter(), cpu_seconds()
             result = extract_features(
-                images, backbone, tmp / f"out_{repeat}", "features", batch_size=batch_size,
-                num_workers=num_workers, chunk_size=max(batch_size, 1024), progress=False,
+                images,
+                backbone,
+                tmp / f"out_{repeat}",
+                "features",
+                batch_size=batch_size,
+                num_workers=num_workers,
+                chunk_size=max(batch_size, 1024),
+                progress=False,
             )
             end_to_end = n_images / (time.perf_counter() - start)
             pipeline_cpu = (cpu_seconds() - cpu_start) / n_images
-            runs.append({"bare": bare, "pipeline": result.images_per_s, "end_to_end": end_to_end,
-                         "bare_cpu_s_per_image": bare_cpu, "pipeline_cpu_s_per_image": pipeline_cpu})
-            print(f"repeat {repeat}: bare {bare:.2f} img/s ({bare_cpu:.3f} CPU s/img), pipeline "
-                  f"{result.images_per_s:.2f} img/s ({pipeline_cpu:.3f} CPU s/img), end-to-end "
-                  f"{end_to_end:.2f} img/s", flush=True)
+            runs.append(
+                {
+                    "bare": bare,
+                    "pipeline": result.images_per_s,
+                    "end_to_end": end_to_end,
+                    "bare_cpu_s_per_image": bare_cpu,
+                    "pipeline_cpu_s_per_image": pipeline_cpu,
+                }
+            )
+            print(
+                f"repeat {repeat}: bare {bare:.2f} img/s ({bare_cpu:.3f} CPU s/img), pipeline "
+                f"{result.images_per_s:.2f} img/s ({pipeline_cpu:.3f} CPU s/img), end-to-end "
+                f"{end_to_end:.2f} img/s",
+                flush=True,
+            )
 
     bare = max(r["bare"] for r in runs)
     pipeline = max(r["pipeline"] for r in runs)
@@ -148,10 +172,14 @@ def main(argv: list[str] | None = None) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     print()
-    header = f"{'model':<34} {'device':<6} {'batch':>5} {'workers':>7} {'bare img/s':>10} {'pipeline img/s':>14}"
+    header = (
+        f"{'model':<34} {'device':<6} {'batch':>5} {'workers':>7} {'bare img/s':>10} {'pipeline img/s':>14}"
+    )
     print(f"{header} {'ratio':>6} {'CPU-time ratio':>14}")
-    print(f"{args.model:<34} {args.device:<6} {batch_size:>5} {num_workers:>7} {bare:>10.2f} {pipeline:>14.2f} "
-          f"{pipeline / bare:>6.1%} {bare_cpu / pipeline_cpu:>14.1%}  (target >= {TARGET_RATIO:.0%})")
+    print(
+        f"{args.model:<34} {args.device:<6} {batch_size:>5} {num_workers:>7} {bare:>10.2f} {pipeline:>14.2f} "
+        f"{pipeline / bare:>6.1%} {bare_cpu / pipeline_cpu:>14.1%}  (target >= {TARGET_RATIO:.0%})"
+    )
 
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.is_file() else {}

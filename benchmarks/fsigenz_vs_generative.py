@@ -55,20 +55,35 @@ import harness
 from choose_fsigenz_settings import chosen_overrides
 
 DATASET = dict(
-    n_seen_classes=100, n_unseen_classes=25, n_val_classes=25, attribute_dim=64, feature_dim=256,
-    images_per_class=40, seed=0,
+    n_seen_classes=100,
+    n_unseen_classes=25,
+    n_val_classes=25,
+    attribute_dim=64,
+    feature_dim=256,
+    images_per_class=40,
+    seed=0,
 )
 QUICK_DATASET = dict(
-    n_seen_classes=30, n_unseen_classes=10, n_val_classes=8, attribute_dim=24, feature_dim=64,
-    images_per_class=30, seed=0,
+    n_seen_classes=30,
+    n_unseen_classes=10,
+    n_val_classes=8,
+    attribute_dim=24,
+    feature_dim=64,
+    images_per_class=30,
+    seed=0,
 )
 # Refinements of the project's fclswgan settings for the synthetic namespace, per generative run.
 GENERATIVE_RUNS = {
     "generative": dict(generator_hidden_dim=1024, critic_hidden_dim=1024, generator_steps=600),
     "generative_configured": {},
 }
-QUICK_GENERATIVE = dict(generator_hidden_dim=128, critic_hidden_dim=128, generator_steps=100,
-                        n_synthetic_per_class=50, classifier_epochs=3)
+QUICK_GENERATIVE = dict(
+    generator_hidden_dim=128,
+    critic_hidden_dim=128,
+    generator_steps=100,
+    n_synthetic_per_class=50,
+    classifier_epochs=3,
+)
 QUICK_FSIGENZ = {"scc": {"n_steps": 100, "eval_every": 25}}
 BF16_FSIGENZ = {"scc": {"use_bf16": True}}
 
@@ -128,8 +143,13 @@ NAMES = {
 }
 
 
-def run(quick: bool = False, generative_overrides: dict | None = None, dataset_overrides: dict | None = None,
-        bf16: bool | None = None, device: str = "cpu") -> dict:
+def run(
+    quick: bool = False,
+    generative_overrides: dict | None = None,
+    dataset_overrides: dict | None = None,
+    bf16: bool | None = None,
+    device: str = "cpu",
+) -> dict:
     from fsigenz.data.synthetic import make_synthetic_benchmark
     from fsigenz.methods.registry import deep_merge
 
@@ -137,7 +157,9 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
     bf16 = _bf16_available(device) if bf16 is None else bf16
     dataset_parameters = {**(QUICK_DATASET if quick else DATASET), **(dataset_overrides or {})}
     dataset = make_synthetic_benchmark(**dataset_parameters)
-    configured = deep_merge({"fsigenz": QUICK_FSIGENZ} if quick else {}, {"fsigenz": {"scc": {"device": device}}})
+    configured = deep_merge(
+        {"fsigenz": QUICK_FSIGENZ} if quick else {}, {"fsigenz": {"scc": {"device": device}}}
+    )
     # FSIGenZ's settings for DATASET, chosen on validation H by choose_fsigenz_settings.py
     chosen_settings, chosen_from = chosen_overrides(device)
     chosen = deep_merge({"fsigenz": chosen_settings}, configured)
@@ -154,20 +176,39 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
     for label, method, overrides in runs:
         print(f"[fsigenz_vs_generative] running {label} ...", flush=True)
         results[label] = r = run_method(dataset, method, overrides)
-        print(f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  H (calibrated) {r['h_calibrated']:.2f}  "
-              f"H {r['h']:.2f}  by node {r['seconds_by_node']}", flush=True)
+        print(
+            f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  H (calibrated) {r['h_calibrated']:.2f}  "
+            f"H {r['h']:.2f}  by node {r['seconds_by_node']}",
+            flush=True,
+        )
     gan_seconds = results["generative"]["seconds"]
 
     def speedup(label: str) -> float | None:
         return None if label not in results else round(gan_seconds / max(results[label]["seconds"], 1e-3), 2)
 
-    table = harness.print_table([
-        {"method": NAMES[label], "seconds": r["seconds"], "h_cs": r["h_calibrated"], "h": r["h"],
-         "val": r["validation_h_calibrated"], "czsl": r["czsl_top1"], "speedup": gan_seconds / r["seconds"]}
-        for label, r in results.items()
-    ], [("method", "method"), ("seconds", "seconds (selection + final fit + test)"),
-        ("h_cs", "test H (γ from validation)"), ("h", "test H (no calibration)"),
-        ("val", "validation H"), ("czsl", "CZSL top-1"), ("speedup", "chosen generative s / this s")])
+    table = harness.print_table(
+        [
+            {
+                "method": NAMES[label],
+                "seconds": r["seconds"],
+                "h_cs": r["h_calibrated"],
+                "h": r["h"],
+                "val": r["validation_h_calibrated"],
+                "czsl": r["czsl_top1"],
+                "speedup": gan_seconds / r["seconds"],
+            }
+            for label, r in results.items()
+        ],
+        [
+            ("method", "method"),
+            ("seconds", "seconds (selection + final fit + test)"),
+            ("h_cs", "test H (γ from validation)"),
+            ("h", "test H (no calibration)"),
+            ("val", "validation H"),
+            ("czsl", "CZSL top-1"),
+            ("speedup", "chosen generative s / this s"),
+        ],
+    )
     fsigenz, gan = results["fsigenz"], results["generative"]
     summary = (
         f"\n\nBoth methods with settings chosen on validation, float32: FSIGenZ is **{speedup('fsigenz'):.2f}×** "
@@ -175,8 +216,10 @@ def run(quick: bool = False, generative_overrides: dict | None = None, dataset_o
         f"{gan['h_calibrated']:.1f}"
     )
     if "fsigenz_bf16" in results:
-        summary += (f"; with scc.use_bf16, {speedup('fsigenz_bf16'):.2f}× at H "
-                    f"{results['fsigenz_bf16']['h_calibrated']:.1f}")
+        summary += (
+            f"; with scc.use_bf16, {speedup('fsigenz_bf16'):.2f}× at H "
+            f"{results['fsigenz_bf16']['h_calibrated']:.1f}"
+        )
     prototypes_ncm = results["prototypes_ncm"]
     summary += (
         f". As configured for the synthetic namespace (not chosen on this data), FSIGenZ is "
@@ -214,25 +257,36 @@ def _warm_up(device: str, bf16: bool) -> None:
     for use_bf16 in (False, True) if bf16 else (False,):
         run_method(small, "fsigenz", deep_merge(fsigenz, {"fsigenz": {"scc": {"use_bf16": use_bf16}}}))
     run_method(small, "fclswgan", {"fclswgan": {**QUICK_GENERATIVE, "device": device}})
-    print(f"[fsigenz_vs_generative] warm-up on {device}: {time.perf_counter() - start:.1f} s (untimed)", flush=True)
+    print(
+        f"[fsigenz_vs_generative] warm-up on {device}: {time.perf_counter() - start:.1f} s (untimed)",
+        flush=True,
+    )
 
 
 def _sizes(dataset) -> dict:
     splits = dataset.splits
-    return {"trainval_images": int(splits["trainval"].size),
-            "test_images": int(splits["test_seen"].size + splits["test_unseen"].size)}
+    return {
+        "trainval_images": int(splits["trainval"].size),
+        "test_images": int(splits["test_seen"].size + splits["test_unseen"].size),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     import json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small data set and short budgets (smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small data set and short budgets (smoke test)"
+    )
     parser.add_argument("--generative", default="{}", help="JSON settings applied to every generative run")
     parser.add_argument("--dataset", default="{}", help="JSON overrides of DATASET")
     parser.add_argument("--no-bf16", action="store_true", help="skip the FSIGenZ run with scc.use_bf16")
     parser.add_argument("--device", default="cpu", help="cpu | cuda (both methods)")
-    parser.add_argument("--output", type=Path, help="JSON file (default benchmarks/results/fsigenz_vs_generative[_quick].json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON file (default benchmarks/results/fsigenz_vs_generative[_quick].json)",
+    )
     args = parser.parse_args(argv)
     bf16 = False if args.no_bf16 else None
     result = harness.stamp(

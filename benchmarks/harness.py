@@ -118,8 +118,17 @@ def machine_info() -> dict[str, Any]:
         "cuda_device": None,
         "load_average": load_average(),
         # OpenMP settings change multi-threaded timings on a shared machine (docs/benchmarks.md)
-        "omp_environment": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                                                       "KMP_BLOCKTIME", "THP_MEM_ALLOC_ENABLE") if k in os.environ},
+        "omp_environment": {
+            k: os.environ[k]
+            for k in (
+                "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY",
+                "GOMP_SPINCOUNT",
+                "KMP_BLOCKTIME",
+                "THP_MEM_ALLOC_ENABLE",
+            )
+            if k in os.environ
+        },
     }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name()
@@ -252,7 +261,12 @@ class PeakMemory:
 # ------------------------------------------------------------------ subprocesses and results
 def run_json_subprocess(args: list[str], timeout: float | None = None) -> dict[str, Any]:
     """Run ``python <args>`` and parse the last stdout line, which the worker prints as JSON."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
     completed = subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=PROJECT_ROOT
     )
@@ -284,6 +298,7 @@ def write_result(name: str, result: dict[str, Any], output: Path | None = None) 
 
 def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     """A Markdown table of ``rows`` with (key, header) ``columns``; returned and printed."""
+
     def cell(value: Any) -> str:
         if value is None:
             return "—"

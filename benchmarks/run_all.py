@@ -60,10 +60,16 @@ def run_benchmark(name: str, quick: bool, device: str, scratch: Path) -> dict[st
     seconds = round(time.perf_counter() - start, 1)
     try:
         if completed.returncode != 0:
-            return {"name": name, "error": f"exit code {completed.returncode} (see the log above)", "seconds": seconds}
+            return {
+                "name": name,
+                "error": f"exit code {completed.returncode} (see the log above)",
+                "seconds": seconds,
+            }
         if name == "feature_extraction":
             record = json.loads(FEATURE_EXTRACTION_FILE.read_text())[device]
-            return harness.stamp({"name": name, **record, "markdown": _feature_extraction_table(record)}, quick)
+            return harness.stamp(
+                {"name": name, **record, "markdown": _feature_extraction_table(record)}, quick
+            )
         return json.loads(output.read_text())
     finally:
         if name == "feature_extraction" and quick:  # a smoke test must not replace the real record
@@ -74,11 +80,19 @@ def run_benchmark(name: str, quick: bool, device: str, scratch: Path) -> dict[st
 
 
 def _feature_extraction_table(record: dict) -> str:
-    return harness.print_table([record], [
-        ("model", "model"), ("device", "device"), ("images", "images"), ("batch_size", "batch"),
-        ("bare_forward_images_per_s", "bare forward img/s"), ("pipeline_images_per_s", "pipeline img/s"),
-        ("ratio", "ratio"), ("cpu_time_ratio", "CPU-time ratio"),
-    ])
+    return harness.print_table(
+        [record],
+        [
+            ("model", "model"),
+            ("device", "device"),
+            ("images", "images"),
+            ("batch_size", "batch"),
+            ("bare_forward_images_per_s", "bare forward img/s"),
+            ("pipeline_images_per_s", "pipeline img/s"),
+            ("ratio", "ratio"),
+            ("cpu_time_ratio", "CPU-time ratio"),
+        ],
+    )
 
 
 def headline(benchmarks: dict[str, dict]) -> dict[str, Any]:
@@ -94,7 +108,9 @@ def headline(benchmarks: dict[str, dict]) -> dict[str, Any]:
         "scc_step_vs_matmul_cuda_bf16": scc.get("scc_step_vs_matmul_cuda_bf16"),
         "scc_step_fraction_of_bf16_peak": scc.get("scc_step_fraction_of_bf16_peak"),
         "scc_step_vs_matmul_cuda_bf16_training_batch": scc.get("scc_step_vs_matmul_cuda_bf16_training_batch"),
-        "scc_step_fraction_of_bf16_peak_training_batch": scc.get("scc_step_fraction_of_bf16_peak_training_batch"),
+        "scc_step_fraction_of_bf16_peak_training_batch": scc.get(
+            "scc_step_fraction_of_bf16_peak_training_batch"
+        ),
         "sun_scoring_peak_mb": stages.get("sun_scoring_peak_mb"),
         "fsigenz_vs_generative_speedup": versus.get("fsigenz_vs_generative_speedup"),
         "fsigenz_h": (versus.get("fsigenz") or {}).get("h_calibrated"),
@@ -137,25 +153,47 @@ def markdown(summary: dict[str, Any]) -> str:
         + "".join(f" `{k}={v}`." for k, v in (machine.get("omp_environment") or {}).items()),
         "",
     ]
-    if summary["load_average_before"] and summary["load_average_before"][0] > 0.5 * (machine["logical_cpus"] or 1):
-        lines += ["> **Measured on a busy machine** (1-minute load average above half the cores): wall times are "
-                  "inflated and multi-threaded ratios are pessimistic; the one-thread ratios are the steadier.", ""]
+    if summary["load_average_before"] and summary["load_average_before"][0] > 0.5 * (
+        machine["logical_cpus"] or 1
+    ):
+        lines += [
+            "> **Measured on a busy machine** (1-minute load average above half the cores): wall times are "
+            "inflated and multi-threaded ratios are pessimistic; the one-thread ratios are the steadier.",
+            "",
+        ]
     lines += ["## Figures of merit", "", "| figure | value | goal | met |", "|---|---|---|---|"]
     goal_of = {key.split(" ")[0]: (key, met) for key, met in summary["goals"].items()}
-    for key in ("scc_step_vs_matmul", "scc_step_vs_matmul_bf16", "scc_step_vs_matmul_one_thread",
-                "scc_step_vs_matmul_cuda_bf16", "scc_step_fraction_of_bf16_peak",
-                "scc_step_vs_matmul_cuda_bf16_training_batch", "scc_step_fraction_of_bf16_peak_training_batch",
-                "sun_scoring_peak_mb",
-                "fsigenz_vs_generative_speedup", "fsigenz_h", "generative_h", "fsigenz_bf16_vs_generative_speedup",
-                "fsigenz_bf16_h", "fsigenz_configured_vs_generative_speedup", "fsigenz_configured_h", "generative_configured_h",
-                "reference_prototypes_ncm_h", "reference_prototypes_ncm_vs_generative_speedup", "kedro_run_startup_s", "import_fsigenz_s"):
+    for key in (
+        "scc_step_vs_matmul",
+        "scc_step_vs_matmul_bf16",
+        "scc_step_vs_matmul_one_thread",
+        "scc_step_vs_matmul_cuda_bf16",
+        "scc_step_fraction_of_bf16_peak",
+        "scc_step_vs_matmul_cuda_bf16_training_batch",
+        "scc_step_fraction_of_bf16_peak_training_batch",
+        "sun_scoring_peak_mb",
+        "fsigenz_vs_generative_speedup",
+        "fsigenz_h",
+        "generative_h",
+        "fsigenz_bf16_vs_generative_speedup",
+        "fsigenz_bf16_h",
+        "fsigenz_configured_vs_generative_speedup",
+        "fsigenz_configured_h",
+        "generative_configured_h",
+        "reference_prototypes_ncm_h",
+        "reference_prototypes_ncm_vs_generative_speedup",
+        "kedro_run_startup_s",
+        "import_fsigenz_s",
+    ):
         value = summary.get(key)
         if value is None:
             continue
         goal, met = goal_of.get(key, ("", None))
         goal_text = goal.split(" ", 1)[1] if goal else ""
         shown = f"{value:.3g}" if isinstance(value, float) and abs(value) < 100 else value
-        lines.append(f"| `{key}` | {shown} | {goal_text} | {'' if met is None else ('yes' if met else '**no**')} |")
+        lines.append(
+            f"| `{key}` | {shown} | {goal_text} | {'' if met is None else ('yes' if met else '**no**')} |"
+        )
     for name, result in summary["benchmarks"].items():
         lines += ["", f"## {name}", ""]
         if "error" in result:
@@ -164,31 +202,48 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(f"_{result.get('date', '')}{' · quick' if result.get('quick') else ''}_")
         lines += ["", result.get("markdown", "")]
         if name == "stages":
-            lines += ["", f"Peak memory: process RSS high-water mark over the stage ({result.get('memory_method')}); "
-                      "`scc_epoch` is extrapolated from timed steps (see the note)."]
-    lines += ["", "Rerun: `make benchmark` (or `python benchmarks/run_all.py [--quick] [--only NAME] [--device cuda]`); "
-              "see docs/benchmarks.md.", ""]
+            lines += [
+                "",
+                f"Peak memory: process RSS high-water mark over the stage ({result.get('memory_method')}); "
+                "`scc_epoch` is extrapolated from timed steps (see the note).",
+            ]
+    lines += [
+        "",
+        "Rerun: `make benchmark` (or `python benchmarks/run_all.py [--quick] [--only NAME] [--device cuda]`); "
+        "see docs/benchmarks.md.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _git() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=harness.PROJECT_ROOT, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=harness.PROJECT_ROOT, capture_output=True, text=True, timeout=30
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
 
-    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": bool(git("--no-optional-locks", "status", "--porcelain"))}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "dirty": bool(git("--no-optional-locks", "status", "--porcelain")),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test); writes quick.json / quick.md")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (smoke test); writes quick.json / quick.md"
+    )
     parser.add_argument("--only", help=f"comma-separated subset of {', '.join(SCRIPTS)}")
     parser.add_argument("--skip", default="", help="comma-separated benchmarks not to run")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
-    parser.add_argument("--output", type=Path, help="JSON path (default benchmarks/results/latest.json; quick.json with --quick)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON path (default benchmarks/results/latest.json; quick.json with --quick)",
+    )
     args = parser.parse_args(argv)
 
     names = args.only.split(",") if args.only else list(SCRIPTS)
@@ -224,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": load_before,
         "load_average_after": harness.load_average(),
         "git": git,
-        "command": " ".join(["python", "benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            ["python", "benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "benchmarks": {name: benchmarks[name] for name in SCRIPTS if name in benchmarks},
     }
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,9 @@ import harness
 # (batch, classes, attributes, feature dim d, encoder hidden, scorer hidden h): the project's
 # real-data settings on CUB and SUN (conf/base, parameters_datasets.yml: batch 64 on SUN).
 SIZES = {
-    "cub": dict(batch=128, n_classes=200, n_attributes=312, feature_dim=768, encoder_hidden=1024, hidden=1024),
+    "cub": dict(
+        batch=128, n_classes=200, n_attributes=312, feature_dim=768, encoder_hidden=1024, hidden=1024
+    ),
     "sun": dict(batch=64, n_classes=717, n_attributes=102, feature_dim=768, encoder_hidden=1024, hidden=1024),
     "quick": dict(batch=64, n_classes=50, n_attributes=32, feature_dim=128, encoder_hidden=128, hidden=128),
 }
@@ -97,9 +99,11 @@ def measure(case: Case, steps: int, profile: bool = False) -> dict:
     P = torch.randn(pairs, d, device=case.device, dtype=dtype)
     W = torch.randn(h, d, device=case.device, dtype=dtype)
     G = torch.randn(pairs, h, device=case.device, dtype=dtype)
-    outputs = (torch.empty(pairs, h, dtype=dtype, device=case.device),
-               torch.empty(h, d, dtype=dtype, device=case.device),
-               torch.empty(pairs, d, dtype=dtype, device=case.device))
+    outputs = (
+        torch.empty(pairs, h, dtype=dtype, device=case.device),
+        torch.empty(h, d, dtype=dtype, device=case.device),
+        torch.empty(pairs, d, dtype=dtype, device=case.device),
+    )
 
     def matmul() -> None:
         torch.matmul(P, W.t())  # forward
@@ -135,8 +139,13 @@ def measure(case: Case, steps: int, profile: bool = False) -> dict:
         left_monitor[0] = time.perf_counter()
 
     model = SemanticContrastiveClassifier(
-        encoder_hidden=size["encoder_hidden"], scorer_hidden=h, batch_size=batch,
-        n_steps=warmup + steps, eval_every=1, device=case.device, use_bf16=case.precision == "bf16",
+        encoder_hidden=size["encoder_hidden"],
+        scorer_hidden=h,
+        batch_size=batch,
+        n_steps=warmup + steps,
+        eval_every=1,
+        device=case.device,
+        use_bf16=case.precision == "bf16",
         use_cuda_graph=case.cuda_graph,
     )
     model.fit(*_problem(case), monitor=monitor)
@@ -190,8 +199,12 @@ def cases(quick: bool, device: str) -> list[Case]:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA device visible to torch")
-        return [Case(s, "bf16", torch.get_num_threads(), device, b, graph)
-                for s in sizes for b in CUDA_BATCHES[s] for graph in (True, False)]
+        return [
+            Case(s, "bf16", torch.get_num_threads(), device, b, graph)
+            for s in sizes
+            for b in CUDA_BATCHES[s]
+            for graph in (True, False)
+        ]
     all_cores = os.cpu_count() or 1
     precisions = ["fp32"] + (["bf16"] if torch.ops.mkldnn._is_mkldnn_bf16_supported() else [])
     result = []
@@ -208,46 +221,69 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
     for case in cases(quick, device):
         row = measure(case, steps, profile)
         rows.append(row)
-        print(f"[scc] {case.size:<5} {case.precision:<4} {case.device:<5} threads {case.threads:<3} batch "
-              f"{case.batch:<5} {'graph ' if case.cuda_graph else ''}step {row['step']['best_s']:.4f} s ({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
-              f"matmul {row['matmul']['best_s']:.4f} s  ratio {row['ratio']['best']:.3f} "
-              f"(median of pairs {row['ratio']['median_of_pairs']:.3f})", flush=True)
+        print(
+            f"[scc] {case.size:<5} {case.precision:<4} {case.device:<5} threads {case.threads:<3} batch "
+            f"{case.batch:<5} {'graph ' if case.cuda_graph else ''}step {row['step']['best_s']:.4f} s ({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
+            f"matmul {row['matmul']['best_s']:.4f} s  ratio {row['ratio']['best']:.3f} "
+            f"(median of pairs {row['ratio']['median_of_pairs']:.3f})",
+            flush=True,
+        )
     headline_size = "quick" if quick else "cub"
 
     def pick(precision: str, threads: int | None) -> dict | None:
         for row in rows:
-            if row["size"] == headline_size and row["precision"] == precision and (
-                threads is None or row["threads"] == threads
+            if (
+                row["size"] == headline_size
+                and row["precision"] == precision
+                and (threads is None or row["threads"] == threads)
             ):
                 return row
         return None
 
-    table_rows = [{
-        "case": f"{r['size']} {r['precision']} {r['device']} ×{r['threads']} B={r['batch']}"
-                + (" CUDA graph" if r.get("cuda_graph") else (" eager" if r["device"].startswith("cuda") else "")),
-        "step_ms": r["step"]["best_s"] * 1e3, "matmul_ms": r["matmul"]["best_s"] * 1e3,
-        "step_gflops": r["step_tflops"] * 1e3, "ratio": r["ratio"]["best"],
-        "median": r["ratio"]["median_of_pairs"], "ratio_out": r["ratio_vs_matmul_out"]["best"],
-        "peak": r.get("step_fraction_of_peak"),
-    } for r in rows]
-    table = harness.print_table(table_rows, [
-        ("case", "case (size, precision, device, threads, batch)"), ("step_ms", "SCC step ms"),
-        ("matmul_ms", "matmul ms"), ("step_gflops", "step GFLOP/s"), ("ratio", "ratio (best)"),
-        ("median", "ratio (median of pairs)"), ("ratio_out", "ratio vs matmul(out=)"),
-        ("peak", "fraction of bf16 peak"),
-    ])
+    table_rows = [
+        {
+            "case": f"{r['size']} {r['precision']} {r['device']} ×{r['threads']} B={r['batch']}"
+            + (
+                " CUDA graph" if r.get("cuda_graph") else (" eager" if r["device"].startswith("cuda") else "")
+            ),
+            "step_ms": r["step"]["best_s"] * 1e3,
+            "matmul_ms": r["matmul"]["best_s"] * 1e3,
+            "step_gflops": r["step_tflops"] * 1e3,
+            "ratio": r["ratio"]["best"],
+            "median": r["ratio"]["median_of_pairs"],
+            "ratio_out": r["ratio_vs_matmul_out"]["best"],
+            "peak": r.get("step_fraction_of_peak"),
+        }
+        for r in rows
+    ]
+    table = harness.print_table(
+        table_rows,
+        [
+            ("case", "case (size, precision, device, threads, batch)"),
+            ("step_ms", "SCC step ms"),
+            ("matmul_ms", "matmul ms"),
+            ("step_gflops", "step GFLOP/s"),
+            ("ratio", "ratio (best)"),
+            ("median", "ratio (median of pairs)"),
+            ("ratio_out", "ratio vs matmul(out=)"),
+            ("peak", "fraction of bf16 peak"),
+        ],
+    )
     all_cores = os.cpu_count() or 1
     if device.startswith("cuda"):
         cuda_rows = [r for r in rows if r["size"] == headline_size]
         best_cuda = max(cuda_rows, key=lambda r: r["step_tflops"]) if cuda_rows else None
         # the project's training batch (SIZES), replayed from a CUDA graph as `fit` does by default
-        training = next((r for r in cuda_rows if r["batch"] == SIZES[headline_size]["batch"]
-                         and r.get("cuda_graph")), None)
+        training = next(
+            (r for r in cuda_rows if r["batch"] == SIZES[headline_size]["batch"] and r.get("cuda_graph")),
+            None,
+        )
         headline = {
             "scc_step_vs_matmul_cuda_bf16": best_cuda and best_cuda["ratio"]["best"],
             "scc_step_fraction_of_bf16_peak": best_cuda and best_cuda.get("step_fraction_of_peak"),
             "scc_step_vs_matmul_cuda_bf16_training_batch": training and training["ratio"]["best"],
-            "scc_step_fraction_of_bf16_peak_training_batch": training and training.get("step_fraction_of_peak"),
+            "scc_step_fraction_of_bf16_peak_training_batch": training
+            and training.get("step_fraction_of_peak"),
         }
     else:
         fp32, bf16 = pick("fp32", all_cores), pick("bf16", all_cores)
@@ -257,17 +293,28 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
             "scc_step_vs_matmul_bf16": bf16 and bf16["ratio"]["best"],
             "scc_step_vs_matmul_one_thread": fp32_one and fp32_one["ratio"]["best"],
         }
-    return {"name": "scc_throughput", "device": device, "steps": steps, "warmup_steps": warmup_steps(device),
-            "rows": rows, **headline, "markdown": table}
+    return {
+        "name": "scc_throughput",
+        "device": device,
+        "steps": steps,
+        "warmup_steps": warmup_steps(device),
+        "rows": rows,
+        **headline,
+        "markdown": table,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small size (smoke test)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (bf16, with the fraction of the card's peak)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu | cuda (bf16, with the fraction of the card's peak)"
+    )
     parser.add_argument("--steps", type=int, help="timed steps per case (default 5; 3 with --quick)")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table per case")
-    parser.add_argument("--output", type=Path, help="JSON file (default benchmarks/results/scc_throughput[_quick].json)")
+    parser.add_argument(
+        "--output", type=Path, help="JSON file (default benchmarks/results/scc_throughput[_quick].json)"
+    )
     args = parser.parse_args(argv)
     result = harness.stamp(run(args.quick, args.device, args.steps, args.profile), args.quick)
     print(f"written to {harness.write_result('scc_throughput', result, args.output)}")

@@ -64,15 +64,24 @@ def train_without(dataset, held_out: np.ndarray) -> ZeroShotClassifier:
     )
     estimator = FSIGenZClassifier(**SELECTED).fit(task)
     return ZeroShotClassifier(
-        method_name="fsigenz", estimator=estimator, class_names=tuple(np.asarray(dataset.class_names)[keep]),
-        seen_classes=task.seen_classes, unseen_classes=task.unseen_classes, calibration_gamma=GAMMA,
-        metadata={"feature_dim": dataset.feature_dim, "attribute_dim": dataset.attribute_dim,
-                  "class_attributes": task.class_attributes},
+        method_name="fsigenz",
+        estimator=estimator,
+        class_names=tuple(np.asarray(dataset.class_names)[keep]),
+        seen_classes=task.seen_classes,
+        unseen_classes=task.unseen_classes,
+        calibration_gamma=GAMMA,
+        metadata={
+            "feature_dim": dataset.feature_dim,
+            "attribute_dim": dataset.attribute_dim,
+            "class_attributes": task.class_attributes,
+        },
     )
 
 
 def predicted_names(model: ZeroShotClassifier, features: np.ndarray) -> np.ndarray:
-    return np.asarray(model.class_names, dtype=object)[np.argmax(model.scores(features, calibrated=True), axis=1)]
+    return np.asarray(model.class_names, dtype=object)[
+        np.argmax(model.scores(features, calibrated=True), axis=1)
+    ]
 
 
 def class_accuracy(model, features, truth) -> float:
@@ -86,11 +95,17 @@ def trained_and_added(model, dataset, held_out) -> dict:
     is_added = np.isin(dataset.labels[test_unseen], held_out)
     seen = class_accuracy(model, dataset.features[test_seen], names[dataset.labels[test_seen]])
     trained_unseen_rows = test_unseen[~is_added]
-    unseen = class_accuracy(model, dataset.features[trained_unseen_rows], names[dataset.labels[trained_unseen_rows]])
+    unseen = class_accuracy(
+        model, dataset.features[trained_unseen_rows], names[dataset.labels[trained_unseen_rows]]
+    )
     added_rows = test_unseen[is_added]
     added = class_accuracy(model, dataset.features[added_rows], names[dataset.labels[added_rows]])
-    return {"trained_seen_cs": seen, "trained_unseen_cs": unseen, "trained_h_cs": harmonic_mean(seen, unseen),
-            "added_accuracy_cs": added}
+    return {
+        "trained_seen_cs": seen,
+        "trained_unseen_cs": unseen,
+        "trained_h_cs": harmonic_mean(seen, unseen),
+        "added_accuracy_cs": added,
+    }
 
 
 def few_shot(model, dataset, classes, rng, shots=SHOTS, drop_attributes=False) -> dict:
@@ -101,7 +116,7 @@ def few_shot(model, dataset, classes, rng, shots=SHOTS, drop_attributes=False) -
         rows = dataset.splits["test_unseen"][dataset.labels[dataset.splits["test_unseen"]] == c]
         for _ in range(DRAWS):
             order = rng.permutation(rows)
-            evaluated = order[max(shots):]
+            evaluated = order[max(shots) :]
             for k in shots:
                 updated = model if k == 0 else model.with_examples(names[c], dataset.features[order[:k]])
                 if drop_attributes and k == 0:
@@ -124,7 +139,10 @@ def run_seed(seed: int) -> dict:
         started = time.perf_counter()
         extended = model.with_new_classes(names, attributes, scoring=scoring)
         seconds = time.perf_counter() - started
-        result["arms"][scoring] = {**trained_and_added(extended, dataset, held_out), "seconds_adding": seconds}
+        result["arms"][scoring] = {
+            **trained_and_added(extended, dataset, held_out),
+            "seconds_adding": seconds,
+        }
     extended = model.with_new_classes(names, attributes, scoring="prototypes")
     rng = np.random.default_rng(seed)
     trained_unseen = np.setdiff1d(dataset.unseen_classes, held_out)
@@ -139,8 +157,10 @@ def run_seed(seed: int) -> dict:
 
 def tables(results: dict) -> str:
     """The Markdown tables of docs/serving.md from the results."""
-    lines = ["| seed | added by | trained S | trained U | trained H | ΔH | added classes' accuracy |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| seed | added by | trained S | trained U | trained H | ΔH | added classes' accuracy |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for run in results["runs"]:
         reference = run["arms"]["attributes"]["trained_h_cs"]
         for scoring, arm in run["arms"].items():
@@ -149,14 +169,21 @@ def tables(results: dict) -> str:
                 f"{arm['trained_h_cs']:.1f} | {arm['trained_h_cs'] - reference:+.1f} | {arm['added_accuracy_cs']:.1f} |"
             )
     mean = results["mean"]["arms"]
-    lines.append(f"| mean | attributes | {mean['attributes']['trained_seen_cs']:.1f} | {mean['attributes']['trained_unseen_cs']:.1f} | "
-                 f"{mean['attributes']['trained_h_cs']:.1f} | | {mean['attributes']['added_accuracy_cs']:.1f} |")
-    lines.append(f"| mean | prototypes | {mean['prototypes']['trained_seen_cs']:.1f} | {mean['prototypes']['trained_unseen_cs']:.1f} | "
-                 f"{mean['prototypes']['trained_h_cs']:.1f} | {mean['prototypes']['trained_h_cs'] - mean['attributes']['trained_h_cs']:+.1f} | "
-                 f"{mean['prototypes']['added_accuracy_cs']:.1f} |")
+    lines.append(
+        f"| mean | attributes | {mean['attributes']['trained_seen_cs']:.1f} | {mean['attributes']['trained_unseen_cs']:.1f} | "
+        f"{mean['attributes']['trained_h_cs']:.1f} | | {mean['attributes']['added_accuracy_cs']:.1f} |"
+    )
+    lines.append(
+        f"| mean | prototypes | {mean['prototypes']['trained_seen_cs']:.1f} | {mean['prototypes']['trained_unseen_cs']:.1f} | "
+        f"{mean['prototypes']['trained_h_cs']:.1f} | {mean['prototypes']['trained_h_cs'] - mean['attributes']['trained_h_cs']:+.1f} | "
+        f"{mean['prototypes']['added_accuracy_cs']:.1f} |"
+    )
     few = results["mean"]["few_shot"]
-    labels = {"added_by_attributes": "added by attributes (prototypes)", "trained_unseen": "trained unseen class",
-              "examples_only": "new class known by its examples only"}
+    labels = {
+        "added_by_attributes": "added by attributes (prototypes)",
+        "trained_unseen": "trained unseen class",
+        "examples_only": "new class known by its examples only",
+    }
     lines += ["", "| class | k = 0 | k = 1 | k = 5 |", "|---|---:|---:|---:|"]
     for group, label in labels.items():
         cells = [f"{few[group][k]:.1f}" if k in few[group] else "—" for k in ("0", "1", "5")]
@@ -180,13 +207,24 @@ def main() -> None:
         runs.append(run)
         print(json.dumps(run, indent=1), flush=True)
     summary = {
-        scoring: {key: float(np.mean([r["arms"][scoring][key] for r in runs])) for key in runs[0]["arms"][scoring]}
+        scoring: {
+            key: float(np.mean([r["arms"][scoring][key] for r in runs])) for key in runs[0]["arms"][scoring]
+        }
         for scoring in runs[0]["arms"]
     }
-    few = {group: {k: float(np.mean([r["few_shot"][group][k] for r in runs])) for k in runs[0]["few_shot"][group]}
-           for group in runs[0]["few_shot"]}
-    results = {"runs": runs, "mean": {"arms": summary, "few_shot": few}, "gamma": GAMMA, "settings": SELECTED,
-               "machine": harness.machine_info()}
+    few = {
+        group: {
+            k: float(np.mean([r["few_shot"][group][k] for r in runs])) for k in runs[0]["few_shot"][group]
+        }
+        for group in runs[0]["few_shot"]
+    }
+    results = {
+        "runs": runs,
+        "mean": {"arms": summary, "few_shot": few},
+        "gamma": GAMMA,
+        "settings": SELECTED,
+        "machine": harness.machine_info(),
+    }
     print(tables(results))
     if args.output:
         with open(args.output, "w") as file:

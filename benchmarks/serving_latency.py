@@ -44,7 +44,13 @@ def free_port() -> int:
 
 def summary(seconds: list[float], batch: int) -> dict:
     p50, p95 = np.percentile(seconds, [50, 95])
-    return {"batch": batch, "requests": len(seconds), "p50_ms": 1000 * p50, "p95_ms": 1000 * p95, "rows_per_s": batch / p50}
+    return {
+        "batch": batch,
+        "requests": len(seconds),
+        "p50_ms": 1000 * p50,
+        "p95_ms": 1000 * p95,
+        "rows_per_s": batch / p50,
+    }
 
 
 def timed(call, repeats: int) -> list[float]:
@@ -60,10 +66,27 @@ def timed(call, repeats: int) -> list[float]:
 def start_server(model_uri: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     """``mlflow models serve`` on a free loopback port, in its own process group (stopped on any failure)."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    command = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", model_uri, "--env-manager", "local",
-               "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_SECONDS
     try:
@@ -111,17 +134,24 @@ def main() -> None:
     tables = {batch: feature_table(rng.normal(size=(batch, feature_dim))) for batch in BATCHES}
     repeats = {1: args.repeats_single, 1000: args.repeats_batch}
     results = {"machine": harness.machine_info(), "model_uri": args.model_uri, "load_before": os.getloadavg()}
-    results["in_process"] = [summary(timed(lambda b=b: model.predict(tables[b]), repeats[b]), b) for b in BATCHES]
+    results["in_process"] = [
+        summary(timed(lambda b=b: model.predict(tables[b]), repeats[b]), b) for b in BATCHES
+    ]
 
     with tempfile.TemporaryDirectory() as directory:
         log_path = Path(directory) / "serve.log"
         process, url = start_server(args.model_uri, log_path)
         try:
             session = requests.Session()
-            bodies = {b: json.dumps({"dataframe_split": tables[b].to_dict(orient="split")}).encode() for b in BATCHES}
+            bodies = {
+                b: json.dumps({"dataframe_split": tables[b].to_dict(orient="split")}).encode()
+                for b in BATCHES
+            }
 
             def post(batch: int) -> None:
-                response = session.post(f"{url}/invocations", data=bodies[batch], headers={"Content-Type": "application/json"})
+                response = session.post(
+                    f"{url}/invocations", data=bodies[batch], headers={"Content-Type": "application/json"}
+                )
                 response.raise_for_status()
 
             post(1)
@@ -145,7 +175,9 @@ def main() -> None:
     print("\n| path | batch | p50 ms | p95 ms | rows/s |\n|---|---:|---:|---:|---:|")
     for path in ("in_process", "http"):
         for row in results[path]:
-            print(f"| {path} | {row['batch']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['rows_per_s']:.0f} |")
+            print(
+                f"| {path} | {row['batch']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['rows_per_s']:.0f} |"
+            )
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1))
 

@@ -95,8 +95,12 @@ def worker(namespace: str, stage: str, source: dict, quick: bool, device: str) -
             start = time.perf_counter()
             similarity = None
             if dpsr["enabled"]:
-                similarity = class_similarity(estimator.adjusted_attributes_, phi=dpsr["phi"], clip=dpsr["clip"])
-            build_target_tables(similarity, task.seen_classes, task.unseen_classes, dpsr_enabled=dpsr["enabled"])
+                similarity = class_similarity(
+                    estimator.adjusted_attributes_, phi=dpsr["phi"], clip=dpsr["clip"]
+                )
+            build_target_tables(
+                similarity, task.seen_classes, task.unseen_classes, dpsr_enabled=dpsr["enabled"]
+            )
             seconds = time.perf_counter() - start
         return {**result, "seconds": seconds, **memory.as_dict()}
 
@@ -123,7 +127,7 @@ def worker(namespace: str, stage: str, source: dict, quick: bool, device: str) -
             **result,
             "seconds": step * steps_per_epoch,
             "extrapolated": f"median of {len(step_seconds)} timed steps (after {SCC_WARMUP_STEPS} warm-up) "
-                            f"x {steps_per_epoch} steps per epoch",
+            f"x {steps_per_epoch} steps per epoch",
             "step_seconds": [round(s, 4) for s in step_seconds],
             "steps_per_epoch": steps_per_epoch,
             "training_rows": n_rows,
@@ -164,22 +168,45 @@ def run(quick: bool = False, device: str = "cpu", datasets=DATASETS, stages=STAG
         for namespace in datasets:
             start = time.perf_counter()
             source = standins.write_standin(namespace, Path(tmp) / namespace, quick=quick)
-            print(f"[stages] {namespace}: stand-in written in {time.perf_counter() - start:.1f} s", flush=True)
+            print(
+                f"[stages] {namespace}: stand-in written in {time.perf_counter() - start:.1f} s", flush=True
+            )
             for stage in stages:
-                args = [__file__, "--worker", "--dataset", namespace, "--stage", stage,
-                        "--source", json.dumps(source), "--device", device] + (["--quick"] if quick else [])
+                args = [
+                    __file__,
+                    "--worker",
+                    "--dataset",
+                    namespace,
+                    "--stage",
+                    stage,
+                    "--source",
+                    json.dumps(source),
+                    "--device",
+                    device,
+                ] + (["--quick"] if quick else [])
                 row = harness.run_json_subprocess(args)
                 rows.append(row)
-                print(f"[stages] {namespace:<4} {stage:<16} {row['seconds']:9.3f} s   peak RSS "
-                      f"{row['peak_rss_mb']:8.1f} MB (+{row['peak_increase_mb']:.1f})", flush=True)
+                print(
+                    f"[stages] {namespace:<4} {stage:<16} {row['seconds']:9.3f} s   peak RSS "
+                    f"{row['peak_rss_mb']:8.1f} MB (+{row['peak_increase_mb']:.1f})",
+                    flush=True,
+                )
     for row in rows:
         row["seconds"] = round(row["seconds"], 4)
         if row.get("extrapolated"):
             row["note"] = "extrapolated: " + row["extrapolated"]
-    table = harness.print_table(rows, [
-        ("dataset", "dataset"), ("stage", "stage"), ("seconds", "wall s"), ("peak_rss_mb", "peak RSS MB"),
-        ("peak_increase_mb", "increase MB"), ("achieved_gflops", "GFLOP/s"), ("note", "note"),
-    ])
+    table = harness.print_table(
+        rows,
+        [
+            ("dataset", "dataset"),
+            ("stage", "stage"),
+            ("seconds", "wall s"),
+            ("peak_rss_mb", "peak RSS MB"),
+            ("peak_increase_mb", "increase MB"),
+            ("achieved_gflops", "GFLOP/s"),
+            ("note", "note"),
+        ],
+    )
     sizes = {row["dataset"]: row["sizes"] for row in rows if row["stage"] == "ingestion"}
     sun_scoring = next((r for r in rows if r["dataset"] == "sun" and r["stage"] == "scoring"), None)
     return {
@@ -199,7 +226,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--stages", default=",".join(STAGES))
-    parser.add_argument("--output", type=Path, help="JSON file (default benchmarks/results/stages[_quick].json)")
+    parser.add_argument(
+        "--output", type=Path, help="JSON file (default benchmarks/results/stages[_quick].json)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
     parser.add_argument("--stage", help=argparse.SUPPRESS)

@@ -23,8 +23,12 @@ QUICK_FEATURE_DIM = 64
 SHARED_FOLDERS = {"cub": "CUB", "sun": "SUN"}
 # Fallback sizes: classes, unseen classes, attributes, images per class (≈ the real totals).
 SYNTHETIC_SIZES = {
-    "cub": dict(n_seen_classes=150, n_unseen_classes=50, n_val_classes=50, attribute_dim=312, images_per_class=59),
-    "sun": dict(n_seen_classes=645, n_unseen_classes=72, n_val_classes=65, attribute_dim=102, images_per_class=20),
+    "cub": dict(
+        n_seen_classes=150, n_unseen_classes=50, n_val_classes=50, attribute_dim=312, images_per_class=59
+    ),
+    "sun": dict(
+        n_seen_classes=645, n_unseen_classes=72, n_val_classes=65, attribute_dim=102, images_per_class=20
+    ),
 }
 COPIED_FILES = ("att_splits.mat", "testclasses.txt", "valclasses1.txt")
 

@@ -71,8 +71,15 @@ def time_kedro_run(project: Path) -> dict[str, float | None]:
     kedro = Path(sys.executable).with_name("kedro")
     command = [str(kedro) if kedro.exists() else "kedro", *KEDRO_COMMAND]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=project, env=_environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    process = subprocess.Popen(
+        command,
+        cwd=project,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     first_node = None
     tail: list[str] = []
     assert process.stdout is not None
@@ -108,12 +115,27 @@ def run(quick: bool = False, repeats: int | None = None) -> dict:
     import_fsigenz = statistics.median(imports["import_fsigenz"])
     rows = [{"what": name, "median_s": statistics.median(v), "best_s": min(v)} for name, v in imports.items()]
     kind = "cold, --quick" if quick else "warm"
-    rows.append({"what": f"kedro run → first node ({kind})", "median_s": kedro_start,
-                 "best_s": min(to_node) if to_node else None})
-    rows.append({"what": f"kedro run → end ({kind})", "median_s": statistics.median(w["total_s"] for w in warm),
-                 "best_s": min(w["total_s"] for w in warm)})
-    rows.append({"what": "first kedro run → first node (creates mlflow.db)", "median_s": first["to_first_node_s"],
-                 "best_s": first["to_first_node_s"]})
+    rows.append(
+        {
+            "what": f"kedro run → first node ({kind})",
+            "median_s": kedro_start,
+            "best_s": min(to_node) if to_node else None,
+        }
+    )
+    rows.append(
+        {
+            "what": f"kedro run → end ({kind})",
+            "median_s": statistics.median(w["total_s"] for w in warm),
+            "best_s": min(w["total_s"] for w in warm),
+        }
+    )
+    rows.append(
+        {
+            "what": "first kedro run → first node (creates mlflow.db)",
+            "median_s": first["to_first_node_s"],
+            "best_s": first["to_first_node_s"],
+        }
+    )
     table = harness.print_table(rows, [("what", "command"), ("median_s", "median s"), ("best_s", "best s")])
     return {
         "name": "startup",
@@ -123,7 +145,9 @@ def run(quick: bool = False, repeats: int | None = None) -> dict:
         "first_run": first,
         "warm_runs": warm,
         "kedro_run_startup_s": None if kedro_start is None else round(kedro_start, 3),
-        "kedro_run_startup_kind": "cold: first run, creates mlflow.db" if quick else f"warm: median of {repeats}",
+        "kedro_run_startup_kind": "cold: first run, creates mlflow.db"
+        if quick
+        else f"warm: median of {repeats}",
         "import_fsigenz_s": round(import_fsigenz, 4),
         "kedro_startup_vs_import": None if kedro_start is None else round(kedro_start / import_fsigenz, 1),
         "markdown": table,
@@ -134,7 +158,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat")
     parser.add_argument("--repeats", type=int)
-    parser.add_argument("--output", type=Path, help="JSON file (default benchmarks/results/startup[_quick].json)")
+    parser.add_argument(
+        "--output", type=Path, help="JSON file (default benchmarks/results/startup[_quick].json)"
+    )
     args = parser.parse_args(argv)
     result = harness.stamp(run(args.quick, args.repeats), args.quick)
     print(f"written to {harness.write_result('startup', result, args.output)}")

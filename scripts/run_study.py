@@ -1,6 +1,6 @@
 """Run a study: one kedro run per setting, then the reporting pipeline (see docs/experiments.md).
 
-    .venv/bin/python scripts/run_study.py ablation [--namespaces synthetic] [--only full] [--dry-run]
+.venv/bin/python scripts/run_study.py ablation [--namespaces synthetic] [--only full] [--dry-run]
 """
 
 import sys

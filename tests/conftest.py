@@ -20,7 +20,9 @@ def shared_dataset_dir(namespace: str) -> Path:
     """The real xlsa17 folder of a dataset, or skip (saying why) when it is not beside the checkout."""
     folder = SHARED_DATA / XLSA17[namespace]
     if not (folder / "att_splits.mat").is_file():
-        pytest.skip(f"real xlsa17 files not found at {folder} (they live in ../shared/data beside the checkout)")
+        pytest.skip(
+            f"real xlsa17 files not found at {folder} (they live in ../shared/data beside the checkout)"
+        )
     return folder
 
 
@@ -46,8 +48,13 @@ def small_synthetic():
     from fsigenz.data.synthetic import make_synthetic_benchmark
 
     return make_synthetic_benchmark(
-        n_seen_classes=16, n_unseen_classes=6, n_val_classes=5, attribute_dim=20,
-        feature_dim=32, images_per_class=30, seed=1,
+        n_seen_classes=16,
+        n_unseen_classes=6,
+        n_val_classes=5,
+        attribute_dim=20,
+        feature_dim=32,
+        images_per_class=30,
+        seed=1,
     )
 
 

@@ -26,7 +26,13 @@ def make_project(path: Path) -> Path:
 
 def kedro(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {
-        **os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-        "COLUMNS": "200", **(env or {}),
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+        **(env or {}),
     }
-    return subprocess.run([KEDRO, *args], cwd=project, env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [KEDRO, *args], cwd=project, env=environment, capture_output=True, text=True, timeout=600
+    )

@@ -8,8 +8,15 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "fsigenz"
 KEDRO_LAYER = {
-    "pipelines", "hooks.py", "settings.py", "pipeline_registry.py", "__main__.py", "definitions.py", "cli.py",
-    "run_records.py", "publication.py",
+    "pipelines",
+    "hooks.py",
+    "settings.py",
+    "pipeline_registry.py",
+    "__main__.py",
+    "definitions.py",
+    "cli.py",
+    "run_records.py",
+    "publication.py",
 }
 
 

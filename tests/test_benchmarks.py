@@ -28,8 +28,10 @@ def test_fsigenz_runs_with_the_best_trial_of_its_devices_search(tmp_path, monkey
     # no CUDA search yet: CUDA runs with the CPU search's best trial
     overrides, source = choose_fsigenz_settings.chosen_overrides("cuda")
     assert source == tmp_path / "fsigenz_settings_search.json"
-    assert overrides == {"scc": {"n_steps": choose_fsigenz_settings.N_STEPS_BOUND, "beta": 0.3},
-                         "prototypes": {"n_prototypes": 7}}
+    assert overrides == {
+        "scc": {"n_steps": choose_fsigenz_settings.N_STEPS_BOUND, "beta": 0.3},
+        "prototypes": {"n_prototypes": 7},
+    }
     # once there is one, its own
     _write_search(tmp_path / "fsigenz_settings_search_cuda.json", {"scc.beta": 0.6})
     overrides, source = choose_fsigenz_settings.chosen_overrides("cuda")
@@ -48,9 +50,14 @@ def test_benchmark_configuration_is_the_kedro_runs():
 
 def test_speedup_goal_needs_equal_or_better_h():
     def goals(speedup, fsigenz_h, generative_h):
-        versus = {"fsigenz_vs_generative_speedup": speedup, "fsigenz": {"h_calibrated": fsigenz_h},
-                  "generative": {"h_calibrated": generative_h}}
-        return run_all.headline({"fsigenz_vs_generative": versus})["goals"]["fsigenz_vs_generative_speedup >= 10"]
+        versus = {
+            "fsigenz_vs_generative_speedup": speedup,
+            "fsigenz": {"h_calibrated": fsigenz_h},
+            "generative": {"h_calibrated": generative_h},
+        }
+        return run_all.headline({"fsigenz_vs_generative": versus})["goals"][
+            "fsigenz_vs_generative_speedup >= 10"
+        ]
 
     assert goals(15.5, 60.0, 67.9) is False  # fast enough, less accurate
     assert goals(15.5, 68.0, 67.9) is True

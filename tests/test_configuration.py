@@ -44,7 +44,9 @@ def project_parameters(tmp_path, params: str = "", local: dict | None = None) ->
     if local:
         (tmp_path / "conf" / "local" / "parameters_tuned.yml").write_text(yaml.safe_dump(local))
     runtime = _split_params(None, None, params) if params else {}
-    return OmegaConfigLoader(str(tmp_path / "conf"), runtime_params=runtime, **CONFIG_LOADER_ARGS)["parameters"]
+    return OmegaConfigLoader(str(tmp_path / "conf"), runtime_params=runtime, **CONFIG_LOADER_ARGS)[
+        "parameters"
+    ]
 
 
 def resolve_project(parameters: dict, namespace: str) -> RunConfiguration:
@@ -74,25 +76,40 @@ def test_conf_local_beats_per_dataset_defaults_and_loses_to_the_command_line(tmp
     parameters = project_parameters(tmp_path, "fsigenz.scc.beta=0.3", local)
     settings = resolve_project(parameters, "synthetic").settings["scc"]
     assert settings["encoder_hidden"] == 48 and settings["beta"] == 0.3
-    per_dataset = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_datasets.yml").read_text())["synthetic"]
+    per_dataset = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_datasets.yml").read_text())[
+        "synthetic"
+    ]
     assert settings["n_steps"] == per_dataset["fsigenz"]["scc"]["n_steps"]  # synthetic's other defaults stay
 
 
-@pytest.mark.parametrize("command_line, message", [
-    ({"fsigenz": {"scc": {"betaa": 0.3}}}, r"^fsigenz\.scc\.betaa: unknown setting; expected one of \[.*'beta'"),
-    ({"fsigenz": {"scc": {"beta": "abc"}}}, r"^fsigenz\.scc\.beta: expected a number, got 'abc'"),
-    ({"synthetic": {"fsigenz": {"scc": {"n_steps": 2.5}}}}, r"^fsigenz\.scc\.n_steps: expected an integer, got 2\.5"),
-    ({"fsigenz": {"scc": 5}}, r"^fsigenz\.scc: expected a mapping of \["),
-    ({"ncm": {"scc": {"beta": 0.3}}}, r"^ncm\.scc: unknown setting; expected one of"),
-    ({"ncm": {"metrics": "cosine"}}, r"^ncm\.metrics: unknown setting"),
-    ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['eszsl'"),
-    ({"model": {"selection": {"metrc": "gzsl_h"}}}, r"^model\.selection\.metrc: unknown setting"),
-    ({"model": {"selection": {"seed": "x"}}}, r"^model\.selection\.seed: expected an integer, got 'x'"),
-    ({"model": {"selection": {"grids": {"fsigenz": {"scc.betta": [0.1]}}}}},
-     r"^model\.selection\.grids\.fsigenz\.scc\.betta: 'scc\.betta' is not a setting of fsigenz"),
-    ({"model": {"selection": {"grids": {"fsigenz": {"scc.beta": ["x"]}}}}},
-     r"^model\.selection\.grids\.fsigenz\.scc\.beta: fsigenz\.scc\.beta: expected a number, got 'x'"),
-])
+@pytest.mark.parametrize(
+    "command_line, message",
+    [
+        (
+            {"fsigenz": {"scc": {"betaa": 0.3}}},
+            r"^fsigenz\.scc\.betaa: unknown setting; expected one of \[.*'beta'",
+        ),
+        ({"fsigenz": {"scc": {"beta": "abc"}}}, r"^fsigenz\.scc\.beta: expected a number, got 'abc'"),
+        (
+            {"synthetic": {"fsigenz": {"scc": {"n_steps": 2.5}}}},
+            r"^fsigenz\.scc\.n_steps: expected an integer, got 2\.5",
+        ),
+        ({"fsigenz": {"scc": 5}}, r"^fsigenz\.scc: expected a mapping of \["),
+        ({"ncm": {"scc": {"beta": 0.3}}}, r"^ncm\.scc: unknown setting; expected one of"),
+        ({"ncm": {"metrics": "cosine"}}, r"^ncm\.metrics: unknown setting"),
+        ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['eszsl'"),
+        ({"model": {"selection": {"metrc": "gzsl_h"}}}, r"^model\.selection\.metrc: unknown setting"),
+        ({"model": {"selection": {"seed": "x"}}}, r"^model\.selection\.seed: expected an integer, got 'x'"),
+        (
+            {"model": {"selection": {"grids": {"fsigenz": {"scc.betta": [0.1]}}}}},
+            r"^model\.selection\.grids\.fsigenz\.scc\.betta: 'scc\.betta' is not a setting of fsigenz",
+        ),
+        (
+            {"model": {"selection": {"grids": {"fsigenz": {"scc.beta": ["x"]}}}}},
+            r"^model\.selection\.grids\.fsigenz\.scc\.beta: fsigenz\.scc\.beta: expected a number, got 'x'",
+        ),
+    ],
+)
 def test_invalid_settings_are_refused_naming_the_full_key(command_line, message):
     with pytest.raises(SettingsError, match=message):
         resolve(command_line)

@@ -36,15 +36,18 @@ def test_there_is_a_notebook_and_it_is_committed_without_outputs():
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-        assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{path.name} has outputs"
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), (
+            f"{path.name} has outputs"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_end_to_end(project_with_two_runs, path):
     notebook = nbformat.read(path, as_version=4)
     folder = project_with_two_runs / "notebooks"
-    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

@@ -91,7 +91,12 @@ def _write_log(error: BaseException) -> Path | None:
 
 def check_namespaces(namespaces: list[str] | tuple[str, ...]) -> None:
     """Refuse ``--namespaces`` naming a dataset that is unknown or has no data, saying what is valid."""
-    from fsigenz.pipeline_registry import FILE_NAMESPACES, GENERATED_NAMESPACES, RAW_DATA, available_namespaces
+    from fsigenz.pipeline_registry import (
+        FILE_NAMESPACES,
+        GENERATED_NAMESPACES,
+        RAW_DATA,
+        available_namespaces,
+    )
 
     known = [*GENERATED_NAMESPACES, *FILE_NAMESPACES]
     present = available_namespaces()
@@ -140,7 +145,9 @@ def run(ctx: click.Context, **kwargs):
         raise
     except Exception as error:
         _bookkeeping(discard_staged_outputs)
-        _bookkeeping(close_failed_runs, error)  # one still open: the error came after the pipeline (model logging)
+        _bookkeeping(
+            close_failed_runs, error
+        )  # one still open: the error came after the pipeline (model logging)
         if os.environ.get(VERBOSE, "").lower() in ("1", "true", "yes"):
             raise
         click.echo(error_report(error, failed_node(), _write_log(error)), err=True)

@@ -131,9 +131,7 @@ def resolve_run_configuration(
     model = blocks["model"]
     selection, grids = _validate_model_block(model)
     complete = {
-        name: validate_settings(
-            method_spec(name).estimator_class, method_parameters(name, blocks), name
-        )
+        name: validate_settings(method_spec(name).estimator_class, method_parameters(name, blocks), name)
         for name in METHOD_BLOCKS
     }
     method = model["method"]
@@ -166,7 +164,9 @@ def _validate_model_block(model: Mapping[str, Any]) -> tuple[SelectionSettings, 
         raise SettingsError(f"model.selection.grids: expected a mapping of method -> grid, got {grids!r}")
     for name, grid in grids.items():
         if name not in METHODS:
-            raise SettingsError(f"model.selection.grids.{name}: unknown method; expected one of {sorted(METHODS)}")
+            raise SettingsError(
+                f"model.selection.grids.{name}: unknown method; expected one of {sorted(METHODS)}"
+            )
         if not isinstance(grid or {}, Mapping):
             raise SettingsError(
                 f"model.selection.grids.{name}: expected a mapping {{dotted.setting: [values]}}, got {grid!r}"
@@ -201,6 +201,8 @@ def _validate_grid(method: str, settings: Mapping[str, Any], grid: Mapping[str, 
             raise SettingsError(f"{label}: expected a non-empty list of values, got {values!r}")
         for value in values:
             try:
-                validate_settings(method_spec(method).estimator_class, set_nested(dict(settings), key, value), method)
+                validate_settings(
+                    method_spec(method).estimator_class, set_nested(dict(settings), key, value), method
+                )
             except SettingsError as error:
                 raise SettingsError(f"{label}: {error}") from None

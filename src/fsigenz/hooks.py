@@ -45,7 +45,11 @@ class RunReportHooks:
             run_id, experiment_id, uri = self._run_info
             logger.info(
                 "MLflow run %s in experiment %s (tracking URI %s); browse with: "
-                "mlflow ui --backend-store-uri %s", run_id, experiment_id, uri, uri,
+                "mlflow ui --backend-store-uri %s",
+                run_id,
+                experiment_id,
+                uri,
+                uri,
             )
         self._reports.clear()
         self._run_info = None

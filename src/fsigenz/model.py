@@ -78,7 +78,9 @@ class ZeroShotClassifier:
         :mod:`fsigenz.methods.prototype_classes`) rather than by the method's attribute scoring."""
         return supports_prototype_classes(self.estimator)
 
-    def with_new_classes(self, names: list[str], attributes: np.ndarray, scoring: str = "auto") -> "ZeroShotClassifier":
+    def with_new_classes(
+        self, names: list[str], attributes: np.ndarray, scoring: str = "auto"
+    ) -> "ZeroShotClassifier":
         """A copy that also scores the classes ``names``, given by raw attribute columns (m, L).
 
         The attributes must be in the form the training classes had (e.g. L2-normalised columns for
@@ -116,17 +118,23 @@ class ZeroShotClassifier:
         n_classes = len(self.class_names)
         grown = dict(
             class_names=(*self.class_names, *names),
-            unseen_classes=np.concatenate([self.unseen_classes, np.arange(n_classes, n_classes + len(names))]),
+            unseen_classes=np.concatenate(
+                [self.unseen_classes, np.arange(n_classes, n_classes + len(names))]
+            ),
         )
         if scoring == "prototypes":
             if self.added_class_attributes is not None:
-                raise ValueError("scoring: this model's added classes are scored by attributes; add the others so too")
+                raise ValueError(
+                    "scoring: this model's added classes are scored by attributes; add the others so too"
+                )
             base = self.prototype_classes or PrototypeClasses.for_estimator(self.estimator)
             return dataclasses.replace(
                 self, prototype_classes=base.with_generated(self.estimator, n_classes, attributes), **grown
             )
         if self.prototype_classes is not None:
-            raise ValueError("scoring: this model's added classes or examples are scored by prototypes; add the others so too")
+            raise ValueError(
+                "scoring: this model's added classes or examples are scored by prototypes; add the others so too"
+            )
         if self.added_class_attributes is not None:
             attributes = np.hstack([self.added_class_attributes, attributes])
         return dataclasses.replace(self, added_class_attributes=attributes, **grown)
@@ -145,7 +153,9 @@ class ZeroShotClassifier:
                 "(prototypes.n_prototypes >= 1)"
             )
         if self.added_class_attributes is not None:
-            raise ValueError("examples: this model's added classes are scored by attributes, which takes no examples")
+            raise ValueError(
+                "examples: this model's added classes are scored by attributes, which takes no examples"
+            )
         class_name = str(class_name)
         if not class_name.strip():
             raise ValueError("class_name: expected a class name, got an empty one")
@@ -160,7 +170,9 @@ class ZeroShotClassifier:
         base = self.prototype_classes or PrototypeClasses.for_estimator(self.estimator)
         if class_name in self.class_names:
             index = self.class_names.index(class_name)
-            return dataclasses.replace(self, prototype_classes=base.with_examples(self.estimator, index, features))
+            return dataclasses.replace(
+                self, prototype_classes=base.with_examples(self.estimator, index, features)
+            )
         index = len(self.class_names)
         return dataclasses.replace(
             self,

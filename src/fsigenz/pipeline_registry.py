@@ -39,7 +39,12 @@ NOT_DATA = {"README.md", ".gitkeep"}
 SHARED_PARAMETERS = {
     f"params:{name}": f"params:{name}"
     for name in (
-        *CONFIGURABLE_BLOCKS, "command_line", "prototype_visualisation", "image_backbone", "evaluation", "inference"
+        *CONFIGURABLE_BLOCKS,
+        "command_line",
+        "prototype_visualisation",
+        "image_backbone",
+        "evaluation",
+        "inference",
     )
 }
 
@@ -47,7 +52,8 @@ SHARED_PARAMETERS = {
 def available_namespaces(raw_data: Path = RAW_DATA) -> list[str]:
     """``synthetic`` plus each file-based namespace whose raw-data folder holds a file."""
     present = [
-        ns for ns in FILE_NAMESPACES
+        ns
+        for ns in FILE_NAMESPACES
         if (raw_data / ns).is_dir() and any(p.name not in NOT_DATA for p in (raw_data / ns).iterdir())
     ]
     return [*GENERATED_NAMESPACES, *present]
@@ -81,7 +87,11 @@ def register_pipelines() -> dict[str, Pipeline]:
     full = ingestion + prototypes + training + testing
     logging_models = {f"training_{ns}": _model_logging_pipeline(full, ns) for ns in namespaces}
     # a run logs one model named `model`: __default__ can log it only when it runs one namespace
-    default = logging_models[f"training_{namespaces[0]}"] if len(namespaces) == 1 else _per_namespace(full, namespaces)
+    default = (
+        logging_models[f"training_{namespaces[0]}"]
+        if len(namespaces) == 1
+        else _per_namespace(full, namespaces)
+    )
     return {
         "__default__": default,
         **logging_models,

@@ -48,10 +48,17 @@ class ZeroShotProtocol:
     def scores(self, method: ZeroShotMethod) -> tuple[np.ndarray, np.ndarray]:
         return method.decision_function(self.unseen_features), method.decision_function(self.seen_features)
 
-    def report(self, scores_unseen: np.ndarray, scores_seen: np.ndarray, gamma: float | None = None) -> dict[str, float]:
+    def report(
+        self, scores_unseen: np.ndarray, scores_seen: np.ndarray, gamma: float | None = None
+    ) -> dict[str, float]:
         return zsl_report(
-            scores_unseen, self.unseen_labels, scores_seen, self.seen_labels,
-            self.task.seen_mask, self.task.unseen_classes, gamma,
+            scores_unseen,
+            self.unseen_labels,
+            scores_seen,
+            self.seen_labels,
+            self.task.seen_mask,
+            self.task.unseen_classes,
+            gamma,
         )
 
     def calibrate(self, scores_unseen: np.ndarray, scores_seen: np.ndarray) -> float:
@@ -104,10 +111,14 @@ def final_protocol(dataset: ZeroShotDataset) -> ZeroShotProtocol:
     )
 
 
-def validation_protocol(dataset: ZeroShotDataset, seen_holdout_fraction: float = 0.2, seed: int = 0) -> ZeroShotProtocol:
+def validation_protocol(
+    dataset: ZeroShotDataset, seen_holdout_fraction: float = 0.2, seed: int = 0
+) -> ZeroShotProtocol:
     """Train classes seen, val classes unseen; a per-class hold-out of train images is "val seen"."""
     if not 0 < seen_holdout_fraction < 1:
-        raise ValueError(f"selection: field 'seen_holdout_fraction': expected in (0, 1), got {seen_holdout_fraction}")
+        raise ValueError(
+            f"selection: field 'seen_holdout_fraction': expected in (0, 1), got {seen_holdout_fraction}"
+        )
     rng = np.random.default_rng(seed)
     train_rows = dataset.splits["train"]
     # a random key per row, ranked within each class: the lowest fraction of each class is held out
@@ -202,7 +213,12 @@ def select_model(
                 raise ValueError(f"selection: field 'metric': '{metric}' is not one of {sorted(report)}")
             _curve.append({"step": int(step), **report})
             if report[metric] > best["value"]:
-                best.update(value=report[metric], setting=_setting, step=int(step), scores=(scores_unseen, scores_seen))
+                best.update(
+                    value=report[metric],
+                    setting=_setting,
+                    step=int(step),
+                    scores=(scores_unseen, scores_seen),
+                )
             return report[metric]
 
         method = build_method(params)

@@ -47,7 +47,9 @@ def _owner_alive(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     started = process_started(int(owner["pid"]))
-    return started is not None and (started == "unknown" or owner.get("started") in (None, "", "unknown", started))
+    return started is not None and (
+        started == "unknown" or owner.get("started") in (None, "", "unknown", started)
+    )
 
 
 def finish_interrupted_publications(project: Path) -> None:
@@ -65,9 +67,14 @@ def finish_interrupted_publications(project: Path) -> None:
             for staged, final in moves:
                 if Path(staged).exists():
                     _move_into_place(Path(staged), Path(final))
-            logger.warning("Completed the publication of the outputs of run %s, stopped while publishing them", folder.name)
+            logger.warning(
+                "Completed the publication of the outputs of run %s, stopped while publishing them",
+                folder.name,
+            )
         else:
-            logger.info("Removed the unpublished outputs of run %s (stopped or failed before its end)", folder.name)
+            logger.info(
+                "Removed the unpublished outputs of run %s (stopped or failed before its end)", folder.name
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -79,13 +86,18 @@ class _ResumeHintFilter(logging.Filter):
         if "resume the pipeline run" in str(record.msg):
             record.msg, record.args = (
                 "The outputs of this run were not published (data/ holds the last complete run's): fix the "
-                "cause and rerun the same command; --from-nodes would mix the two runs' files", (),
+                "cause and rerun the same command; --from-nodes would mix the two runs' files",
+                (),
             )
         return True
 
 
-RUNNER_LOGGERS = ("kedro.runner.runner", "kedro.runner.sequential_runner", "kedro.runner.parallel_runner",
-                  "kedro.runner.thread_runner")
+RUNNER_LOGGERS = (
+    "kedro.runner.runner",
+    "kedro.runner.sequential_runner",
+    "kedro.runner.parallel_runner",
+    "kedro.runner.thread_runner",
+)
 for _name in RUNNER_LOGGERS:
     logging.getLogger(_name).addFilter(_ResumeHintFilter())
 
@@ -97,7 +109,9 @@ class StagedOutputs:
 
     def __init__(self) -> None:
         self._folder: Path | None = None
-        self._staged: list[tuple[object, PurePosixPath, Path, Path]] = []  # dataset, original path, staged, final
+        self._staged: list[
+            tuple[object, PurePosixPath, Path, Path]
+        ] = []  # dataset, original path, staged, final
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
@@ -108,7 +122,11 @@ class StagedOutputs:
         for name in sorted(pipeline.all_outputs()):
             dataset = catalog.get(name)
             original = getattr(dataset, "_filepath", None)
-            if original is None or getattr(dataset, "_version", None) is not None or getattr(dataset, "_protocol", "file") not in ("file", "local"):
+            if (
+                original is None
+                or getattr(dataset, "_version", None) is not None
+                or getattr(dataset, "_protocol", "file") not in ("file", "local")
+            ):
                 continue
             final = Path(str(original))
             final = final if final.is_absolute() else project / final
@@ -121,7 +139,9 @@ class StagedOutputs:
             dataset._filepath = PurePosixPath(staged.as_posix())
             self._staged.append((dataset, original, staged, final))
         self._folder.mkdir(parents=True, exist_ok=True)
-        (self._folder / OWNER).write_text(json.dumps({"pid": os.getpid(), "started": process_started(os.getpid())}))
+        (self._folder / OWNER).write_text(
+            json.dumps({"pid": os.getpid(), "started": process_started(os.getpid())})
+        )
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self) -> None:
@@ -159,7 +179,9 @@ class StagedOutputs:
             return
         self._restore()
         self._remove_folder()
-        logger.info("Outputs of this run not published: the files under data/ are those of the last complete run")
+        logger.info(
+            "Outputs of this run not published: the files under data/ are those of the last complete run"
+        )
 
     def _restore(self) -> None:
         for dataset, original, _, _ in self._staged:

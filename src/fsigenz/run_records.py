@@ -145,7 +145,9 @@ def close_runs_of_dead_processes(experiment_id: str, current_run_id: str | None)
     client = mlflow.MlflowClient()
     host = socket.gethostname()
     closed = []
-    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+    for run in client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    ):
         tags = run.data.tags
         if run.info.run_id == current_run_id or tags.get(HOST) != host or not tags.get(PID, "").isdigit():
             continue
@@ -161,7 +163,11 @@ def close_runs_of_dead_processes(experiment_id: str, current_run_id: str | None)
         client.set_terminated(run.info.run_id, status="KILLED")
         closed.append(run.info.run_id)
     if closed:
-        logger.warning("Marked %d MLflow run(s) left RUNNING by a killed process as KILLED: %s", len(closed), ", ".join(closed))
+        logger.warning(
+            "Marked %d MLflow run(s) left RUNNING by a killed process as KILLED: %s",
+            len(closed),
+            ", ".join(closed),
+        )
     return closed
 
 

@@ -10,9 +10,13 @@ from fsigenz.data.dataset import DataValidationError, ZeroShotDataset
 
 def _fields(ds: ZeroShotDataset) -> dict:
     return dict(
-        features=ds.features.copy(), labels=ds.labels.copy(), class_names=list(ds.class_names),
-        class_attributes=ds.class_attributes.copy(), seen_classes=ds.seen_classes.copy(),
-        unseen_classes=ds.unseen_classes.copy(), splits={k: v.copy() for k, v in ds.splits.items()},
+        features=ds.features.copy(),
+        labels=ds.labels.copy(),
+        class_names=list(ds.class_names),
+        class_attributes=ds.class_attributes.copy(),
+        seen_classes=ds.seen_classes.copy(),
+        unseen_classes=ds.unseen_classes.copy(),
+        splits={k: v.copy() for k, v in ds.splits.items()},
     )
 
 
@@ -30,14 +34,36 @@ def test_valid_dataset_summary(small_synthetic):
         (lambda f: f["features"].__setitem__((0, 0), np.inf), "features", "NaN or Inf"),
         (lambda f: f.__setitem__("labels", f["labels"][:-1]), "labels", "one label per feature row"),
         (lambda f: f["labels"].__setitem__(0, 99), "labels", "class indices in [0, 21]"),
-        (lambda f: f.__setitem__("class_attributes", f["class_attributes"][:, :-1]), "class_attributes", "C = 22"),
+        (
+            lambda f: f.__setitem__("class_attributes", f["class_attributes"][:, :-1]),
+            "class_attributes",
+            "C = 22",
+        ),
         (lambda f: f["class_attributes"].__setitem__((0, 0), np.nan), "class_attributes", "NaN"),
         (lambda f: f["class_attributes"].__setitem__((slice(None), 0), 0.0), "class_attributes", "all-zero"),
-        (lambda f: f.__setitem__("class_names", f["class_names"][:-1] + [f["class_names"][0]]), "class_names", "unique"),
-        (lambda f: f.__setitem__("unseen_classes", np.append(f["unseen_classes"], f["seen_classes"][0])), "unseen_classes", "both seen and unseen"),
+        (
+            lambda f: f.__setitem__("class_names", f["class_names"][:-1] + [f["class_names"][0]]),
+            "class_names",
+            "unique",
+        ),
+        (
+            lambda f: f.__setitem__("unseen_classes", np.append(f["unseen_classes"], f["seen_classes"][0])),
+            "unseen_classes",
+            "both seen and unseen",
+        ),
         (lambda f: f["splits"].pop("val"), "splits", "missing split"),
-        (lambda f: f["splits"].__setitem__("test_seen", np.append(f["splits"]["test_seen"], f["splits"]["trainval"][0])), "splits.test_seen", "overlaps"),
-        (lambda f: f["splits"].__setitem__("trainval", np.append(f["splits"]["trainval"], 10_000)), "splits.trainval", "out of range"),
+        (
+            lambda f: f["splits"].__setitem__(
+                "test_seen", np.append(f["splits"]["test_seen"], f["splits"]["trainval"][0])
+            ),
+            "splits.test_seen",
+            "overlaps",
+        ),
+        (
+            lambda f: f["splits"].__setitem__("trainval", np.append(f["splits"]["trainval"], 10_000)),
+            "splits.trainval",
+            "out of range",
+        ),
     ],
 )
 def test_bad_fields_are_named(small_synthetic, mutate, field, words):

@@ -26,7 +26,9 @@ def test_bad_split_value_names_row(small_synthetic, tmp_path):
     images = pd.read_csv(tmp_path / "images.csv")
     images.loc[3, "split"] = "testing"
     images.to_csv(tmp_path / "images.csv", index=False)
-    with pytest.raises(DataValidationError, match=r"images.csv: field 'split': expected one of .* got 'testing' \(row 5\)"):
+    with pytest.raises(
+        DataValidationError, match=r"images.csv: field 'split': expected one of .* got 'testing' \(row 5\)"
+    ):
         load_generic(tmp_path)
 
 
@@ -35,7 +37,10 @@ def test_unknown_class_and_missing_column(small_synthetic, tmp_path):
     images = pd.read_csv(tmp_path / "images.csv")
     images.loc[0, "label"] = "dragon"
     images.to_csv(tmp_path / "images.csv", index=False)
-    with pytest.raises(DataValidationError, match=r"field 'label': classes without a row in class_attributes.csv: \['dragon'\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"field 'label': classes without a row in class_attributes.csv: \['dragon'\]",
+    ):
         load_generic(tmp_path)
     images.drop(columns="split").to_csv(tmp_path / "images.csv", index=False)
     with pytest.raises(DataValidationError, match=r"images.csv: missing column 'split'"):
@@ -45,7 +50,9 @@ def test_unknown_class_and_missing_column(small_synthetic, tmp_path):
 def test_row_count_mismatch_and_missing_file(small_synthetic, tmp_path):
     write_generic(small_synthetic, tmp_path)
     np.save(tmp_path / "features.npy", np.zeros((5, 4), dtype=np.float32))
-    with pytest.raises(DataValidationError, match=r"images.csv: expected one row per feature row \(5 in features.npy\)"):
+    with pytest.raises(
+        DataValidationError, match=r"images.csv: expected one row per feature row \(5 in features.npy\)"
+    ):
         load_generic(tmp_path)
     (tmp_path / "features.npy").unlink()
     with pytest.raises(DataValidationError, match=r"features.npy: file not found"):
@@ -80,7 +87,10 @@ def test_transposed_features_are_named_as_such(small_synthetic, tmp_path):
     write_generic(small_synthetic, tmp_path)
     features = np.load(tmp_path / "features.npy")
     np.save(tmp_path / "features.npy", features.T)
-    with pytest.raises(DataValidationError, match=rf"features.npy: looks transposed: expected \(N, d\).* got \({features.shape[1]}, {features.shape[0]}\)"):
+    with pytest.raises(
+        DataValidationError,
+        match=rf"features.npy: looks transposed: expected \(N, d\).* got \({features.shape[1]}, {features.shape[0]}\)",
+    ):
         load_generic(tmp_path)
 
 
@@ -90,5 +100,8 @@ def test_duplicated_class_names_are_named_with_their_lines(small_synthetic, tmp_
     table.loc[4, "class"] = table.loc[1, "class"]
     table.to_csv(tmp_path / "class_attributes.csv", index=False)
     name = table.loc[1, "class"]
-    with pytest.raises(DataValidationError, match=rf"class_attributes.csv: field 'class': expected unique class names; repeated .*'{name}': \[3, 6\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=rf"class_attributes.csv: field 'class': expected unique class names; repeated .*'{name}': \[3, 6\]",
+    ):
         load_generic(tmp_path)

@@ -15,7 +15,14 @@ def test_deterministic_for_a_seed():
 
 
 def test_sizes_follow_parameters():
-    ds = make_synthetic_benchmark(n_seen_classes=12, n_unseen_classes=4, n_val_classes=3, attribute_dim=10, feature_dim=16, images_per_class=10)
+    ds = make_synthetic_benchmark(
+        n_seen_classes=12,
+        n_unseen_classes=4,
+        n_val_classes=3,
+        attribute_dim=10,
+        feature_dim=16,
+        images_per_class=10,
+    )
     assert ds.features.shape == (160, 16) and ds.class_attributes.shape == (10, 16)
     assert ds.val_classes.size == 3 and ds.unseen_classes.size == 4
     assert np.allclose(np.linalg.norm(ds.class_attributes, axis=0), 1.0)  # xlsa17-style columns

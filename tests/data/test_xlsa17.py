@@ -23,7 +23,9 @@ def test_real_split_files_load(real_xlsa17_copy, namespace):
     n_classes, n_seen, n_unseen, n_trainval, n_test_seen, n_test_unseen = REAL_SIZES[namespace]
     assert (ds.n_classes, ds.seen_classes.size, ds.unseen_classes.size) == (n_classes, n_seen, n_unseen)
     assert (ds.splits["trainval"].size, ds.splits["test_seen"].size, ds.splits["test_unseen"].size) == (
-        n_trainval, n_test_seen, n_test_unseen,
+        n_trainval,
+        n_test_seen,
+        n_test_unseen,
     )
     assert ds.features.shape[1] == 32
     assert np.allclose(np.linalg.norm(ds.class_attributes, axis=0), 1.0, atol=1e-6) or namespace == "awa2"
@@ -45,7 +47,9 @@ def test_awa2_original_att_negative_entries_are_zeroed(real_xlsa17_copy):
 def test_missing_splits_file_names_path_and_content(tmp_path):
     with pytest.raises(DataValidationError) as error:
         load_xlsa17(tmp_path)
-    assert str(tmp_path / "att_splits.mat") in str(error.value) and "att_splits.mat (class attributes" in str(error.value)
+    assert str(tmp_path / "att_splits.mat") in str(error.value) and "att_splits.mat (class attributes" in str(
+        error.value
+    )
 
 
 def test_missing_feature_file_is_named(real_xlsa17_copy):
@@ -70,7 +74,9 @@ def test_location_out_of_range_is_named(real_xlsa17_copy):
     content["trainval_loc"] = content["trainval_loc"].astype(np.int64)
     content["trainval_loc"][0, 0] = 10**6
     scipy.io.savemat(folder / "att_splits.mat", content)
-    with pytest.raises(DataValidationError, match=r"field 'trainval_loc': expected 1-based rows in \[1, 37322\]"):
+    with pytest.raises(
+        DataValidationError, match=r"field 'trainval_loc': expected 1-based rows in \[1, 37322\]"
+    ):
         load_xlsa17(folder)
 
 
@@ -94,7 +100,9 @@ def test_nan_features_and_bad_labels_are_named(real_xlsa17_copy):
     broken["features"][0, 5] = 0.0
     broken["labels"][0, 0] = 51
     scipy.io.savemat(folder / "res101.mat", broken)
-    with pytest.raises(DataValidationError, match=r"res101.mat: field 'labels': expected 1-based class indices in \[1, 50\]"):
+    with pytest.raises(
+        DataValidationError, match=r"res101.mat: field 'labels': expected 1-based class indices in \[1, 50\]"
+    ):
         load_xlsa17(folder)
 
 
@@ -127,19 +135,30 @@ def test_fractional_label_is_refused_not_truncated(real_xlsa17_copy):
     labels = features["labels"].astype(np.float64)
     labels[2, 0] = 3.5
     scipy.io.savemat(folder / "res101.mat", {"features": features["features"], "labels": labels})
-    with pytest.raises(DataValidationError, match=r"res101.mat: field 'labels': expected 1-based class indices \(whole numbers\), got 3.5 at entry 3"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"res101.mat: field 'labels': expected 1-based class indices \(whole numbers\), got 3.5 at entry 3",
+    ):
         load_xlsa17(folder)
 
 
 def test_transposed_features_are_named_as_such(real_xlsa17_copy):
     folder = real_xlsa17_copy("awa2", feature_dim=8)
     features = scipy.io.loadmat(folder / "res101.mat")
-    scipy.io.savemat(folder / "res101.mat", {"features": features["features"].T, "labels": features["labels"]})
-    with pytest.raises(DataValidationError, match=r"res101.mat: field 'features': looks transposed: expected \(d, N\).* got \(37322, 8\)"):
+    scipy.io.savemat(
+        folder / "res101.mat", {"features": features["features"].T, "labels": features["labels"]}
+    )
+    with pytest.raises(
+        DataValidationError,
+        match=r"res101.mat: field 'features': looks transposed: expected \(d, N\).* got \(37322, 8\)",
+    ):
         load_xlsa17(folder)
     # the extraction .npz stores N x d: a d x N array there is transposed too
     np.savez(folder / "features.npz", features=features["features"], labels=features["labels"].ravel())
-    with pytest.raises(DataValidationError, match=r"features.npz: field 'features': looks transposed: expected \(N, d\).* got \(8, 37322\)"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"features.npz: field 'features': looks transposed: expected \(N, d\).* got \(8, 37322\)",
+    ):
         load_xlsa17(folder, features_file="features.npz")
 
 
@@ -150,7 +169,10 @@ def test_duplicated_location_is_named(real_xlsa17_copy):
     repeated = int(content["test_seen_loc"][0, 0])
     content["test_seen_loc"][4, 0] = repeated
     scipy.io.savemat(folder / "att_splits.mat", content)
-    with pytest.raises(DataValidationError, match=rf"field 'test_seen_loc': expected each location once; 1 repeated, e\.g\. \[{repeated}\] \(1-based"):
+    with pytest.raises(
+        DataValidationError,
+        match=rf"field 'test_seen_loc': expected each location once; 1 repeated, e\.g\. \[{repeated}\] \(1-based",
+    ):
         load_xlsa17(folder)
 
 
@@ -161,5 +183,8 @@ def test_overlapping_splits_name_the_1_based_locations(real_xlsa17_copy):
     shared = int(content["trainval_loc"][7, 0])  # as written in the file: 1-based
     content["test_seen_loc"][0, 0] = shared
     scipy.io.savemat(folder / "att_splits.mat", content)
-    with pytest.raises(DataValidationError, match=rf"field 'test_seen_loc': expected no location of 'trainval_loc'; 1 shared, e\.g\. \[{shared}\] \(1-based"):
+    with pytest.raises(
+        DataValidationError,
+        match=rf"field 'test_seen_loc': expected no location of 'trainval_loc'; 1 shared, e\.g\. \[{shared}\] \(1-based",
+    ):
         load_xlsa17(folder)

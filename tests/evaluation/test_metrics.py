@@ -64,8 +64,18 @@ def test_calibrated_stacking_by_hand():
 def test_choose_calibration_improves_h_and_report_keys():
     gamma, best = choose_calibration(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK)
     assert best.harmonic >= 200.0 / 3.0 - 1e-9 and gamma > 0
-    report = zsl_report(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, np.array([2, 3]), gamma)
-    assert set(report) >= {"czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h", "gzsl_unseen_cs", "gzsl_seen_cs", "gzsl_h_cs"}
+    report = zsl_report(
+        SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, np.array([2, 3]), gamma
+    )
+    assert set(report) >= {
+        "czsl_top1",
+        "gzsl_unseen",
+        "gzsl_seen",
+        "gzsl_h",
+        "gzsl_unseen_cs",
+        "gzsl_seen_cs",
+        "gzsl_h_cs",
+    }
     assert report["gzsl_h"] == pytest.approx(40.0)
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from fsigenz.evaluation.per_class import confused_pairs, unseen_class_accuracy
 from fsigenz.evaluation.scored_split import ScoredSplit
-from tests.evaluation.test_seen_unseen_curve import LABELS_SEEN, LABELS_UNSEEN, SCORES_SEEN, SCORES_UNSEEN, SEEN_MASK
+from tests.evaluation.test_seen_unseen_curve import (
+    LABELS_SEEN,
+    LABELS_UNSEEN,
+    SCORES_SEEN,
+    SCORES_UNSEEN,
+    SEEN_MASK,
+)
 
 NAMES = ("cat", "dog", "zebra", "okapi")
 
@@ -22,16 +28,28 @@ def test_unseen_class_accuracy_by_hand():
     assert (zebra["test_images"], zebra["czsl"], zebra["gzsl"]) == (2, 100.0, 50.0)
     assert (zebra["most_confused_with"], zebra["most_confused_share"]) == ("cat", 50.0)
     calibrated = unseen_class_accuracy(SCORES_UNSEEN, LABELS_UNSEEN, SEEN_MASK, NAMES, gamma=0.3)
-    assert calibrated["gzsl_cs"].tolist() == [100.0, 100.0] and calibrated["most_confused_with"].tolist() == ["", ""]
+    assert calibrated["gzsl_cs"].tolist() == [100.0, 100.0] and calibrated["most_confused_with"].tolist() == [
+        "",
+        "",
+    ]
 
 
 def test_confused_pairs_by_hand():
-    pairs = confused_pairs(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, gamma=0.0)
+    pairs = confused_pairs(
+        SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, gamma=0.0
+    )
     assert pairs[["true_class", "predicted_class", "images", "share"]].values.tolist() == [
-        ["okapi", "cat", 1, 100.0], ["zebra", "cat", 1, 50.0]]
-    assert pairs["true_kind"].tolist() == ["unseen", "unseen"] and pairs["predicted_kind"].tolist() == ["seen", "seen"]
+        ["okapi", "cat", 1, 100.0],
+        ["zebra", "cat", 1, 50.0],
+    ]
+    assert pairs["true_kind"].tolist() == ["unseen", "unseen"] and pairs["predicted_kind"].tolist() == [
+        "seen",
+        "seen",
+    ]
     # γ = 0.3: every unseen image right, the cat image goes to okapi
-    shifted = confused_pairs(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, gamma=0.3, top_k=1)
+    shifted = confused_pairs(
+        SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, gamma=0.3, top_k=1
+    )
     assert shifted[["true_class", "predicted_class", "share"]].values.tolist() == [["cat", "okapi", 100.0]]
     with pytest.raises(ValueError, match="top_k: expected an integer >= 1"):
         confused_pairs(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, top_k=0)
@@ -40,7 +58,9 @@ def test_confused_pairs_by_hand():
 
 
 def test_scored_split_reports_ausuc_with_the_summary_metrics():
-    split = ScoredSplit(SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, calibration_gamma=0.3)
+    split = ScoredSplit(
+        SCORES_UNSEEN, LABELS_UNSEEN, SCORES_SEEN, LABELS_SEEN, SEEN_MASK, NAMES, calibration_gamma=0.3
+    )
     report = split.report()
     assert report["ausuc"] == pytest.approx(81.25)
     assert (report["gzsl_unseen"], report["gzsl_seen"]) == pytest.approx((25.0, 100.0))

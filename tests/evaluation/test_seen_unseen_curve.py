@@ -9,16 +9,20 @@ from fsigenz.evaluation.metrics import ausuc, czsl_accuracy, gzsl_accuracy, seen
 
 # classes 0, 1 seen; 2, 3 unseen. Scores are exact in binary so the breakpoints tie where they should.
 SEEN_MASK = np.array([True, True, False, False])
-SCORES_UNSEEN = np.array([  # true class 2, 2, 3
-    [0.75, 0.0, 0.5, 0.0],   # best seen 0 (wrong), best unseen 2 (right): flips at γ = 0.25
-    [0.0, 0.25, 0.75, 0.0],  # best unseen 2 (right) already at γ > -0.5
-    [0.5, 0.0, 0.0, 0.25],   # best seen 0 (wrong), best unseen 3 (right): flips at γ = 0.25
-])
+SCORES_UNSEEN = np.array(
+    [  # true class 2, 2, 3
+        [0.75, 0.0, 0.5, 0.0],  # best seen 0 (wrong), best unseen 2 (right): flips at γ = 0.25
+        [0.0, 0.25, 0.75, 0.0],  # best unseen 2 (right) already at γ > -0.5
+        [0.5, 0.0, 0.0, 0.25],  # best seen 0 (wrong), best unseen 3 (right): flips at γ = 0.25
+    ]
+)
 LABELS_UNSEEN = np.array([2, 2, 3])
-SCORES_SEEN = np.array([  # true class 0, 1
-    [0.75, 0.0, 0.0, 0.5],   # right until γ = 0.25, then class 3
-    [0.0, 1.0, 0.5, 0.0],    # right until γ = 0.5, then class 2
-])
+SCORES_SEEN = np.array(
+    [  # true class 0, 1
+        [0.75, 0.0, 0.0, 0.5],  # right until γ = 0.25, then class 3
+        [0.0, 1.0, 0.5, 0.0],  # right until γ = 0.5, then class 2
+    ]
+)
 LABELS_SEEN = np.array([0, 1])
 
 
@@ -54,7 +58,9 @@ def test_every_point_is_the_gzsl_accuracy_at_its_gamma_and_the_ends_are_czsl_and
 def test_a_perfect_scorer_has_area_100_and_a_constant_one_a_triangle():
     mask = np.array([True, True, False, False])
     labels_unseen, labels_seen = np.array([2, 3]), np.array([0, 1])
-    perfect = seen_unseen_curve(np.eye(4)[labels_unseen], labels_unseen, np.eye(4)[labels_seen], labels_seen, mask)
+    perfect = seen_unseen_curve(
+        np.eye(4)[labels_unseen], labels_unseen, np.eye(4)[labels_seen], labels_seen, mask
+    )
     assert perfect.area == pytest.approx(100.0)
     constant = np.zeros((2, 4))  # every image: class 0 for γ < 0, class 2 for γ > 0
     curve = seen_unseen_curve(constant, labels_unseen, constant, labels_seen, mask)
@@ -72,7 +78,12 @@ def test_a_perfect_scorer_has_area_100_and_a_constant_one_a_triangle():
     ],
 )
 def test_bad_input_is_named(kwargs, message):
-    arguments = dict(scores_unseen=SCORES_UNSEEN, labels_unseen=LABELS_UNSEEN, scores_seen=SCORES_SEEN,
-                     labels_seen=LABELS_SEEN, seen_mask=SEEN_MASK)
+    arguments = dict(
+        scores_unseen=SCORES_UNSEEN,
+        labels_unseen=LABELS_UNSEEN,
+        scores_seen=SCORES_SEEN,
+        labels_seen=LABELS_SEEN,
+        seen_mask=SEEN_MASK,
+    )
     with pytest.raises(ValueError, match=message):
         seen_unseen_curve(**{**arguments, **kwargs})

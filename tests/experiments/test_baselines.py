@@ -17,7 +17,9 @@ def linear_problem(n_seen=12, n_unseen=4, n_attributes=10, dim=32, per_class=30,
     labels = np.repeat(np.arange(n_seen + n_unseen), per_class)
     features = (centres[labels] + 0.5 * rng.normal(size=(len(labels), dim))).astype(np.float32)
     seen = labels < n_seen
-    task = ZeroShotTask(features[seen], labels[seen], attributes, np.arange(n_seen), np.arange(n_seen, n_seen + n_unseen))
+    task = ZeroShotTask(
+        features[seen], labels[seen], attributes, np.arange(n_seen), np.arange(n_seen, n_seen + n_unseen)
+    )
     return task, features[~seen], labels[~seen]
 
 
@@ -57,9 +59,15 @@ def test_ncm_declares_its_prototypes_per_class(small_synthetic):
 
 
 def test_evaluation_reports_prototypes_per_class_and_method_timings(small_synthetic):
-    estimator = _PrototypeMethod(small_synthetic.n_classes, small_synthetic.unseen_classes.size, 7, small_synthetic.feature_dim)
+    estimator = _PrototypeMethod(
+        small_synthetic.n_classes, small_synthetic.unseen_classes.size, 7, small_synthetic.feature_dim
+    )
     model = ZeroShotClassifier(
-        "ncm", estimator, small_synthetic.class_names, small_synthetic.seen_classes, small_synthetic.unseen_classes,
+        "ncm",
+        estimator,
+        small_synthetic.class_names,
+        small_synthetic.seen_classes,
+        small_synthetic.unseen_classes,
         metadata={"n_synthetic_per_class": 7, "selection_seconds": 0.1, "training_seconds": 2.0},
     )
     selection = {"best_step": 0, "setting": {}, "curves": []}

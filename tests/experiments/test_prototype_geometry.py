@@ -45,7 +45,9 @@ def test_prototypes_on_the_real_groups_are_near_and_own_class():
     assert summary["random_span_distance"] == pytest.approx(np.sqrt(50), rel=0.02)
     assert summary["random_box_distance"] > 1.0
     assert summary["own_class_rate"] == 1.0 and summary["n_classes"] == 2
-    assert summary["ratio_to_random_span"] == pytest.approx(summary["prototype_distance"] / summary["random_span_distance"])
+    assert summary["ratio_to_random_span"] == pytest.approx(
+        summary["prototype_distance"] / summary["random_span_distance"]
+    )
     assert list(per_class["n_centres"]) == [2, 2] and list(per_class["n_prototypes"]) == [2, 2]
     assert {c: len(v) for c, v in centres.items()} == {0: 2, 1: 2}
 
@@ -67,7 +69,9 @@ def test_no_common_class_is_an_error():
 def test_real_features_are_centred_on_trainval(small_synthetic):
     real = centred_unseen_features(small_synthetic)
     trainval = small_synthetic.splits["trainval"]
-    expected = small_synthetic.features[small_synthetic.splits["test_unseen"]] - small_synthetic.features[trainval].mean(0)
+    expected = small_synthetic.features[small_synthetic.splits["test_unseen"]] - small_synthetic.features[
+        trainval
+    ].mean(0)
     np.testing.assert_allclose(real.features, expected, atol=1e-4)
     assert real.seen_class_means.shape == (small_synthetic.seen_classes.size, small_synthetic.feature_dim)
     normalised = centred_unseen_features(small_synthetic, l2_normalize=True)
@@ -80,17 +84,31 @@ def test_pipeline_node_writes_figure_report_and_metrics(small_synthetic, tmp_pat
 
     from fsigenz.configuration import resolve_run_configuration
 
-    config = resolve_run_configuration("synthetic", {"model": {"method": "fsigenz"}, "fsigenz": {"prototypes": {"n_prototypes": 4}}})
+    config = resolve_run_configuration(
+        "synthetic", {"model": {"method": "fsigenz"}, "fsigenz": {"prototypes": {"n_prototypes": 4}}}
+    )
     table = generate_prototype_table(small_synthetic, config)
-    options = {"n_clusters": 3, "n_random_per_class": 20, "max_classes": 3, "max_features_per_class": 15, "perplexity": 10,
-               "tsne_iterations": 250}
+    options = {
+        "n_clusters": 3,
+        "n_random_per_class": 20,
+        "max_classes": 3,
+        "max_features_per_class": 15,
+        "perplexity": 10,
+        "tsne_iterations": 250,
+    }
     figure, report, metrics = visualise_prototypes(small_synthetic, table, config, options)
     figure.savefig(tmp_path / "tsne.png")
     assert (tmp_path / "tsne.png").stat().st_size > 10_000
     assert len(report["per_class"]) == small_synthetic.unseen_classes.size  # numbers over every unseen class
-    assert {"prototype_distance", "random_span_distance", "random_box_distance", "own_class_rate"} <= set(report["summary"])
-    assert metrics["prototype_geometry.prototype_distance"]["value"] == report["summary"]["prototype_distance"]
-    assert report["per_class"][0]["class"] == small_synthetic.class_names[report["per_class"][0]["class_index"]]
+    assert {"prototype_distance", "random_span_distance", "random_box_distance", "own_class_rate"} <= set(
+        report["summary"]
+    )
+    assert (
+        metrics["prototype_geometry.prototype_distance"]["value"] == report["summary"]["prototype_distance"]
+    )
+    assert (
+        report["per_class"][0]["class"] == small_synthetic.class_names[report["per_class"][0]["class_index"]]
+    )
 
 
 def test_tsne_figure_checks_its_inputs():

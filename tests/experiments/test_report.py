@@ -12,34 +12,75 @@ from fsigenz.experiments.report import (
 from fsigenz.experiments.studies import study_settings
 from tests.experiments.conftest import fake_metrics, runs_frame
 
-ABLATION = study_settings("ablation", {"settings": {"full": {}, "without_msas": {"fsigenz.msas.enabled": False}}})
+ABLATION = study_settings(
+    "ablation", {"settings": {"full": {}, "without_msas": {"fsigenz.msas.enabled": False}}}
+)
 SENSITIVITY = study_settings("sensitivity", {"sweeps": {"fsigenz.scc.beta": [0.1, 0.5, 1.0]}})
 
 
 @pytest.fixture
 def runs():
-    return runs_frame([
-        {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(10.0, 20), "start": 0},  # superseded
-        {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(44.0, 20, seconds_training=3.0), "start": 5},
-        {"params": {"model.method": "fclswgan"}, "metrics": fake_metrics(40.0, 300, seconds_training=9.0, gan_seconds=5.0), "start": 6},
-        # the method set for the namespace on the command line wins over model.method
-        {"params": {"model.method": "fsigenz", "command_line.synthetic.model.method": "eszsl"},
-         "metrics": fake_metrics(36.0, 0, seconds_training=0.01), "start": 7, "tags": {"study": "baselines", "setting": "eszsl"}},
-        {"params": {"model.method": "tcn"}, "metrics": fake_metrics(99.0, 0), "status": "FAILED", "start": 8},
-        {"params": {"model.method": "fsigenz"}, "metrics": {}, "start": 9},  # e.g. the reporting run: no test metrics
-        # two datasets in one run
-        {"params": {"model.method": "ncm"}, "metrics": {**fake_metrics(50.0, 20), **fake_metrics(30.0, 20, "awa2")}, "start": 10},
-        *[
-            {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(h, 20), "start": 11 + i,
-             "tags": {"study": "ablation", "setting": name}}
-            for i, (name, h) in enumerate([("without_msas", 41.0), ("full", 44.0), ("old_setting", 1.0)])
-        ],
-        *[
-            {"params": {"model.method": "fsigenz"}, "metrics": fake_metrics(h, 20), "start": 20 + i,
-             "tags": {"study": "sensitivity", "setting": f"fsigenz.scc.beta={beta}"}}
-            for i, (beta, h) in enumerate([(1.0, 30.0), (0.1, 40.0), (0.5, 35.0)])
-        ],
-    ])
+    return runs_frame(
+        [
+            {
+                "params": {"model.method": "fsigenz"},
+                "metrics": fake_metrics(10.0, 20),
+                "start": 0,
+            },  # superseded
+            {
+                "params": {"model.method": "fsigenz"},
+                "metrics": fake_metrics(44.0, 20, seconds_training=3.0),
+                "start": 5,
+            },
+            {
+                "params": {"model.method": "fclswgan"},
+                "metrics": fake_metrics(40.0, 300, seconds_training=9.0, gan_seconds=5.0),
+                "start": 6,
+            },
+            # the method set for the namespace on the command line wins over model.method
+            {
+                "params": {"model.method": "fsigenz", "command_line.synthetic.model.method": "eszsl"},
+                "metrics": fake_metrics(36.0, 0, seconds_training=0.01),
+                "start": 7,
+                "tags": {"study": "baselines", "setting": "eszsl"},
+            },
+            {
+                "params": {"model.method": "tcn"},
+                "metrics": fake_metrics(99.0, 0),
+                "status": "FAILED",
+                "start": 8,
+            },
+            {
+                "params": {"model.method": "fsigenz"},
+                "metrics": {},
+                "start": 9,
+            },  # e.g. the reporting run: no test metrics
+            # two datasets in one run
+            {
+                "params": {"model.method": "ncm"},
+                "metrics": {**fake_metrics(50.0, 20), **fake_metrics(30.0, 20, "awa2")},
+                "start": 10,
+            },
+            *[
+                {
+                    "params": {"model.method": "fsigenz"},
+                    "metrics": fake_metrics(h, 20),
+                    "start": 11 + i,
+                    "tags": {"study": "ablation", "setting": name},
+                }
+                for i, (name, h) in enumerate([("without_msas", 41.0), ("full", 44.0), ("old_setting", 1.0)])
+            ],
+            *[
+                {
+                    "params": {"model.method": "fsigenz"},
+                    "metrics": fake_metrics(h, 20),
+                    "start": 20 + i,
+                    "tags": {"study": "sensitivity", "setting": f"fsigenz.scc.beta={beta}"},
+                }
+                for i, (beta, h) in enumerate([(1.0, 30.0), (0.1, 40.0), (0.5, 35.0)])
+            ],
+        ]
+    )
 
 
 def test_one_row_per_run_and_dataset_with_costs(runs):
@@ -75,7 +116,10 @@ def test_comparison_keeps_the_latest_run_per_method_and_dataset(runs):
 def test_study_tables_follow_the_study_definition(runs):
     rows = runs_by_dataset(runs)
     ablation = study_table(rows, "ablation", ABLATION)
-    assert list(ablation["setting"]) == ["full", "without_msas"]  # configured order; unlisted setting left out
+    assert list(ablation["setting"]) == [
+        "full",
+        "without_msas",
+    ]  # configured order; unlisted setting left out
     assert list(ablation["h"]) == [44.0, 41.0] and ablation["swept_parameter"].isna().all()
     sensitivity = study_table(rows, "sensitivity", SENSITIVITY)
     assert list(sensitivity["value"]) == [0.1, 0.5, 1.0]
@@ -84,10 +128,22 @@ def test_study_tables_follow_the_study_definition(runs):
 
 
 def test_markdown_table_by_hand():
-    table = pd.DataFrame({"method": ["fclswgan"], "dataset": ["synthetic"], "h": [43.21], "n_synthetic_per_class": [300],
-                          "seconds_fit": [0.123], "seconds_selection": [12.34], "czsl": [np.nan]})
-    text = markdown_table(table, ["method", "dataset", "h", "czsl", "n_synthetic_per_class", "seconds_fit", "seconds_selection"],
-                          labels={"fclswgan": "f-CLSWGAN"})
+    table = pd.DataFrame(
+        {
+            "method": ["fclswgan"],
+            "dataset": ["synthetic"],
+            "h": [43.21],
+            "n_synthetic_per_class": [300],
+            "seconds_fit": [0.123],
+            "seconds_selection": [12.34],
+            "czsl": [np.nan],
+        }
+    )
+    text = markdown_table(
+        table,
+        ["method", "dataset", "h", "czsl", "n_synthetic_per_class", "seconds_fit", "seconds_selection"],
+        labels={"fclswgan": "f-CLSWGAN"},
+    )
     assert text.splitlines() == [
         "| Method | Dataset | H | CZSL | Synthetic / class | s fit | s selection |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -113,4 +169,7 @@ def test_figures_are_written(runs, tmp_path):
         figure.savefig(tmp_path / name)
         assert (tmp_path / name).stat().st_size > 5_000, name
     assert len(figures["efficiency.png"].axes) == 2  # H against synthetic features and against seconds
-    assert len(figures["sensitivity.png"].axes) == 1 and figures["sensitivity.png"].axes[0].get_xlabel() == "fsigenz.scc.beta"
+    assert (
+        len(figures["sensitivity.png"].axes) == 1
+        and figures["sensitivity.png"].axes[0].get_xlabel() == "fsigenz.scc.beta"
+    )

@@ -17,30 +17,44 @@ from fsigenz.configuration import resolve_run_configuration
 from tests.kedro_project import make_project
 
 # a small synthetic source and ESZSL: a trial takes a fraction of a second
-TINY_SOURCE = {"n_seen_classes": 12, "n_unseen_classes": 4, "n_val_classes": 4, "attribute_dim": 12,
-               "feature_dim": 16, "images_per_class": 20}
+TINY_SOURCE = {
+    "n_seen_classes": 12,
+    "n_unseen_classes": 4,
+    "n_val_classes": 4,
+    "attribute_dim": 12,
+    "feature_dim": 16,
+    "images_per_class": 20,
+}
 
 
 def test_search_space_is_validated_and_sampled():
-    dimensions = parse_search_space({
-        "scc.beta": {"type": "float", "low": 0.05, "high": 1.0, "log": True},
-        "prototypes.n_prototypes": {"type": "int", "low": 5, "high": 50},
-        "metric": {"type": "categorical", "choices": ["cosine", "euclidean"]},
-    })
+    dimensions = parse_search_space(
+        {
+            "scc.beta": {"type": "float", "low": 0.05, "high": 1.0, "log": True},
+            "prototypes.n_prototypes": {"type": "int", "low": 5, "high": 50},
+            "metric": {"type": "categorical", "choices": ["cosine", "euclidean"]},
+        }
+    )
     trial = optuna.trial.FixedTrial({"scc.beta": 0.3, "prototypes.n_prototypes": 7, "metric": "euclidean"})
     setting = suggest_setting(trial, dimensions)
     assert setting == {"scc.beta": 0.3, "prototypes.n_prototypes": 7, "metric": "euclidean"}
     assert apply_setting({"scc": {"beta": 0.2, "n_steps": 10}}, setting) == {
-        "scc": {"beta": 0.3, "n_steps": 10}, "prototypes": {"n_prototypes": 7}, "metric": "euclidean"}
+        "scc": {"beta": 0.3, "n_steps": 10},
+        "prototypes": {"n_prototypes": 7},
+        "metric": "euclidean",
+    }
 
 
-@pytest.mark.parametrize("space, message", [
-    ({"a": {"type": "float", "low": 1.0, "high": 1.0}}, "low < high"),
-    ({"a": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "log scale needs low > 0"),
-    ({"a": {"type": "choice"}}, "type one of"),
-    ({"a": {"type": "categorical", "choices": []}}, "non-empty 'choices'"),
-    ({}, "empty"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"a": {"type": "float", "low": 1.0, "high": 1.0}}, "low < high"),
+        ({"a": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "log scale needs low > 0"),
+        ({"a": {"type": "choice"}}, "type one of"),
+        ({"a": {"type": "categorical", "choices": []}}, "non-empty 'choices'"),
+        ({}, "empty"),
+    ],
+)
 def test_bad_search_space_is_named(space, message):
     with pytest.raises(ValueError, match="tuning.search_spaces.x") as error:
         parse_search_space(space, "tuning.search_spaces.x")
@@ -51,9 +65,13 @@ def test_tuned_file_keeps_earlier_blocks(tmp_path):
     path = tmp_path / "conf/local/parameters_tuned.yml"
     write_tuned_parameters(path, tuned_parameters_block("awa2", "eszsl", {"feature_regularization": 10.0}))
     content = write_tuned_parameters(path, tuned_parameters_block("synthetic", "fsigenz", {"scc.beta": 0.5}))
-    assert content == {"awa2": {"eszsl": {"feature_regularization": 10.0}},
-                       "synthetic": {"fsigenz": {"scc": {"beta": 0.5}}}}
-    assert yaml.safe_load(path.read_text()) == content and path.read_text().startswith("# Written by the Optuna")
+    assert content == {
+        "awa2": {"eszsl": {"feature_regularization": 10.0}},
+        "synthetic": {"fsigenz": {"scc": {"beta": 0.5}}},
+    }
+    assert yaml.safe_load(path.read_text()) == content and path.read_text().startswith(
+        "# Written by the Optuna"
+    )
 
 
 def test_validation_score_never_reads_the_test_split(small_synthetic):
@@ -100,13 +118,18 @@ def test_two_workers_share_a_study_and_the_next_run_trains_with_the_best(tmp_pat
     assert block == {"synthetic": {"ncm": apply_setting({}, best)}}
 
     # the next run (conf/local over conf/base, the model chosen on the command line) trains with the best
-    loader = OmegaConfigLoader(conf_source=str(project / "conf"), runtime_params={"model": {"method": "ncm"}, **runtime},
-                               **CONFIG_LOADER_ARGS)
+    loader = OmegaConfigLoader(
+        conf_source=str(project / "conf"),
+        runtime_params={"model": {"method": "ncm"}, **runtime},
+        **CONFIG_LOADER_ARGS,
+    )
     parameters = loader["parameters"]
     per_dataset = yaml.safe_load((project / "conf/base/parameters_datasets.yml").read_text())["synthetic"]
     assert parameters["synthetic"]["fsigenz"] == per_dataset["fsigenz"]  # the rest of synthetic stays
     config = resolve_run_configuration(
-        "synthetic", {name: parameters[name] for name in CONFIGURABLE_BLOCKS}, parameters["synthetic"],
+        "synthetic",
+        {name: parameters[name] for name in CONFIGURABLE_BLOCKS},
+        parameters["synthetic"],
         parameters["command_line"],
     )
     dataset = load_source(parameters["synthetic"]["source"])
@@ -121,7 +144,9 @@ def test_two_workers_share_a_study_and_the_next_run_trains_with_the_best(tmp_pat
 def test_trials_report_the_validation_curve_and_can_be_pruned(small_synthetic):
     from fsigenz.experiments.tuning import make_objective
 
-    tiny = {"scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 20, "eval_every": 10, "device": "cpu"}}
+    tiny = {
+        "scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 20, "eval_every": 10, "device": "cpu"}
+    }
     config = resolve_run_configuration("synthetic", {"model": {"method": "fsigenz"}, "fsigenz": tiny})
     dimensions = parse_search_space({"scc.beta": {"type": "float", "low": 0.1, "high": 1.0}})
     objective = make_objective(small_synthetic, config, dimensions)

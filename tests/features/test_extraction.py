@@ -53,7 +53,9 @@ def image_set(tmp_path_factory) -> dict:
         for i in range(IMAGES_PER_CLASS):
             rel = f"{name}/{i}.{'png' if i % 2 else 'jpg'}"
             save_image(root / rel, rng, i)
-            rows.append((rel, name, "test_unseen" if name == "emu" else ("test_seen" if i == 0 else "trainval")))
+            rows.append(
+                (rel, name, "test_unseen" if name == "emu" else ("test_seen" if i == 0 else "trainval"))
+            )
     # a JPEG cut in half: opens, then fails to decode
     buffer = io.BytesIO()
     Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(buffer, format="JPEG")
@@ -107,10 +109,19 @@ def reference(image_set, tmp_path_factory) -> dict:
     """One uninterrupted extraction of the clean list, shared by the comparisons below."""
     out = tmp_path_factory.mktemp("reference")
     params = {
-        "layout": "csv", "image_root": str(image_set["root"]), "image_list": str(image_set["clean_csv"]),
-        "output_dir": str(out), "output_name": "tiny_features", "model_name": TINY_MODEL,
-        "pretrained": False, "device": "cpu", "batch_size": 4, "num_workers": 0, "chunk_size": 8,
-        "write_generic": True, "progress": False,
+        "layout": "csv",
+        "image_root": str(image_set["root"]),
+        "image_list": str(image_set["clean_csv"]),
+        "output_dir": str(out),
+        "output_name": "tiny_features",
+        "model_name": TINY_MODEL,
+        "pretrained": False,
+        "device": "cpu",
+        "batch_size": 4,
+        "num_workers": 0,
+        "chunk_size": 8,
+        "write_generic": True,
+        "progress": False,
     }
     summary = extract_image_features(params)
     return {"summary": summary, "out": out, **_load(summary["output_file"])}
@@ -258,8 +269,9 @@ def test_checkpoint_file_route_loads_the_saved_weights(params, image_set, tmp_pa
     weights = {k: v for k, v in trained.state_dict().items() if not k.startswith("head.")}
     by_hand.model.load_state_dict(weights)
     images = read_image_list("csv", small["image_root"], small["image_list"])
-    expected = extract_features(images, by_hand, tmp_path / "by_hand", "f", batch_size=4, chunk_size=8,
-                                num_workers=0, progress=False)
+    expected = extract_features(
+        images, by_hand, tmp_path / "by_hand", "f", batch_size=4, chunk_size=8, num_workers=0, progress=False
+    )
     np.testing.assert_allclose(loaded, _load(expected.output_file)["features"], rtol=1e-5, atol=1e-6)
 
 
@@ -272,8 +284,12 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
 
 def test_missing_checkpoint_file_fails_at_once(params, tmp_path):
     start = time.perf_counter()
-    with pytest.raises(BackboneWeightsError, match=r"checkpoint_file: expected a weight file at .*absent\.pth"):
-        extract_image_features({**params, "checkpoint_file": str(tmp_path / "absent.pth"), "pretrained": True})
+    with pytest.raises(
+        BackboneWeightsError, match=r"checkpoint_file: expected a weight file at .*absent\.pth"
+    ):
+        extract_image_features(
+            {**params, "checkpoint_file": str(tmp_path / "absent.pth"), "pretrained": True}
+        )
     assert time.perf_counter() - start < 1.0
 
 
@@ -315,8 +331,10 @@ def test_hub_weights_in_the_local_cache_load_offline(monkeypatch, tmp_path):
 
     backbone = create_backbone(TINY_MODEL, pretrained=True, device="cpu", cache_dir=tmp_path / "hub")
     assert backbone.identity["weights"] == "hub"
-    torch.testing.assert_close(backbone.model.state_dict()["blocks.0.attn.qkv.weight"],
-                               released.state_dict()["blocks.0.attn.qkv.weight"])
+    torch.testing.assert_close(
+        backbone.model.state_dict()["blocks.0.attn.qkv.weight"],
+        released.state_dict()["blocks.0.attn.qkv.weight"],
+    )
 
 
 def test_random_init_never_touches_the_network(monkeypatch):
@@ -333,11 +351,17 @@ def test_random_init_never_touches_the_network(monkeypatch):
 def test_each_feature_file_gets_a_record_of_its_backbone(reference, tmp_path):
     npz, generic = reference["out"] / "tiny_features.npz", reference["out"] / "features.npy"
     assert reference["summary"]["record_files"] == [
-        str(reference["out"] / "tiny_features.backbone.json"), str(reference["out"] / "features.backbone.json")
+        str(reference["out"] / "tiny_features.backbone.json"),
+        str(reference["out"] / "features.backbone.json"),
     ]
     for features_file in (npz, generic):
         record = BackboneRecord.read(features_file)
-        assert record.backbone == {"model_name": TINY_MODEL, "weights": "random", "seed": 0, "precision": "fp32"}
+        assert record.backbone == {
+            "model_name": TINY_MODEL,
+            "weights": "random",
+            "seed": 0,
+            "precision": "fp32",
+        }
         assert record.describes_current_file()
         assert record.spec() == BackboneSpec(TINY_MODEL, pretrained=False, device="cpu")
 
@@ -352,9 +376,11 @@ def test_each_feature_file_gets_a_record_of_its_backbone(reference, tmp_path):
 def test_spec_from_identity_inverts_identity(tmp_path):
     checkpoint = tmp_path / "weights.pth"
     checkpoint.write_bytes(b"0" * 10)
-    for spec in (BackboneSpec(TINY_MODEL, pretrained=False, device="cpu"),
-                 BackboneSpec(TINY_MODEL, pretrained=True, device="cpu"),
-                 BackboneSpec(TINY_MODEL, checkpoint_file=str(checkpoint.resolve()), device="cpu")):
+    for spec in (
+        BackboneSpec(TINY_MODEL, pretrained=False, device="cpu"),
+        BackboneSpec(TINY_MODEL, pretrained=True, device="cpu"),
+        BackboneSpec(TINY_MODEL, checkpoint_file=str(checkpoint.resolve()), device="cpu"),
+    ):
         assert BackboneSpec.from_identity(spec.identity(), device="cpu") == spec
     with pytest.raises(ValueError, match=r"identity: expected 'model_name' and 'weights' one of"):
         BackboneSpec.from_identity({"model_name": TINY_MODEL, "weights": "s3"})
@@ -363,7 +389,9 @@ def test_spec_from_identity_inverts_identity(tmp_path):
 def test_snapshot_rebuilds_the_same_feature_extractor(image_set):
     backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
     snapshot = pickle.loads(pickle.dumps(backbone.snapshot()))  # as it travels with a served model
-    assert isinstance(snapshot, BackboneSnapshot) and not any(k.startswith("head.") for k in snapshot.state_dict)
+    assert isinstance(snapshot, BackboneSnapshot) and not any(
+        k.startswith("head.") for k in snapshot.state_dict
+    )
     rebuilt = snapshot.build(device="cpu")
     assert rebuilt.data_config == backbone.data_config and rebuilt.identity == backbone.identity
     assert rebuilt.feature_dim == backbone.feature_dim == 192
@@ -383,7 +411,9 @@ def test_embedding_files_names_missing_and_undecodable_files(image_set):
     backbone = create_backbone(TINY_MODEL, pretrained=False, device="cpu")
     root = image_set["root"]
     good = root / image_set["rows"][0][0]
-    with pytest.raises(ImageFilesError, match=r"1 image file\(s\) cannot be read: '.*gone\.jpg' \(missing\)") as caught:
+    with pytest.raises(
+        ImageFilesError, match=r"1 image file\(s\) cannot be read: '.*gone\.jpg' \(missing\)"
+    ) as caught:
         embed_image_files(backbone, [good, root / "gone.jpg"])
     assert caught.value.files == [(1, str(root / "gone.jpg"), "missing")]
     with pytest.raises(ImageFilesError, match=r"'.*emu/broken\.jpg' \(OSError: ") as caught:
@@ -401,11 +431,18 @@ def _touch_images(root: Path, rel_paths: list[str]) -> None:
 
 def _make_cub(tmp_path: Path) -> Path:
     cub = tmp_path / "CUB_200_2011"
-    rels = ["001.Black_footed_Albatross/a_1.jpg", "001.Black_footed_Albatross/a_2.jpg",
-            "002.Laysan_Albatross/b_1.jpg", "002.Laysan_Albatross/b_2.jpg", "003.Sooty_Albatross/c_1.jpg"]
+    rels = [
+        "001.Black_footed_Albatross/a_1.jpg",
+        "001.Black_footed_Albatross/a_2.jpg",
+        "002.Laysan_Albatross/b_1.jpg",
+        "002.Laysan_Albatross/b_2.jpg",
+        "003.Sooty_Albatross/c_1.jpg",
+    ]
     _touch_images(cub / "images", rels)
     (cub / "images.txt").write_text("".join(f"{i} {p}\n" for i, p in enumerate(rels, start=1)))
-    (cub / "image_class_labels.txt").write_text("".join(f"{i} {p[:3].lstrip('0')}\n" for i, p in enumerate(rels, start=1)))
+    (cub / "image_class_labels.txt").write_text(
+        "".join(f"{i} {p[:3].lstrip('0')}\n" for i, p in enumerate(rels, start=1))
+    )
     return cub
 
 
@@ -416,7 +453,9 @@ def test_layout_readers(tmp_path):
     assert cub.file(0).is_file()
 
     awa2 = tmp_path / "Animals_with_Attributes2"
-    _touch_images(awa2 / "JPEGImages", ["zebra/zebra_1.jpg", "antelope/antelope_1.jpg", "antelope/antelope_2.jpg"])
+    _touch_images(
+        awa2 / "JPEGImages", ["zebra/zebra_1.jpg", "antelope/antelope_1.jpg", "antelope/antelope_2.jpg"]
+    )
     (awa2 / "classes.txt").write_text("1\tzebra\n2\tantelope\n")
     awa = read_image_list("awa2", awa2)
     assert awa.class_names == ("zebra", "antelope")  # classes.txt order, not alphabetical
@@ -445,8 +484,13 @@ def test_layout_readers(tmp_path):
 def test_res101_order_labels_and_class_order(tmp_path, params):
     cub = _make_cub(tmp_path)
     prefix = "/BS/Deep_Fragments/work/MSc/CUB_200_2011/CUB_200_2011/images/"
-    order = ["003.Sooty_Albatross/c_1.jpg", "001.Black_footed_Albatross/a_2.jpg", "002.Laysan_Albatross/b_1.jpg",
-             "001.Black_footed_Albatross/a_1.jpg", "002.Laysan_Albatross/b_2.jpg"]
+    order = [
+        "003.Sooty_Albatross/c_1.jpg",
+        "001.Black_footed_Albatross/a_2.jpg",
+        "002.Laysan_Albatross/b_1.jpg",
+        "001.Black_footed_Albatross/a_1.jpg",
+        "002.Laysan_Albatross/b_2.jpg",
+    ]
     att_classes = ["002.Laysan_Albatross", "003.Sooty_Albatross", "001.Black_footed_Albatross"]  # xlsa17-like
     labels = [att_classes.index(p.split("/")[0]) + 1 for p in order]
     cell = np.empty((len(order), 1), dtype=object)
@@ -455,23 +499,31 @@ def test_res101_order_labels_and_class_order(tmp_path, params):
     names = np.empty((3, 1), dtype=object)
     for i, n in enumerate(att_classes):
         names[i, 0] = np.array([n])
-    scipy.io.savemat(tmp_path / "res101.mat", {"image_files": cell, "labels": np.array(labels)[:, None],
-                                               "features": np.zeros((2048, len(order)))})
+    scipy.io.savemat(
+        tmp_path / "res101.mat",
+        {"image_files": cell, "labels": np.array(labels)[:, None], "features": np.zeros((2048, len(order)))},
+    )
     scipy.io.savemat(tmp_path / "att_splits.mat", {"allclasses_names": names})
 
     base = {**params, "layout": "cub", "image_root": str(cub), "image_list": None, "write_generic": False}
     in_layout_order = _load(extract_image_features(base)["output_file"])
-    summary = extract_image_features({**base, "output_name": "res101_order",
-                                      "res101_file": str(tmp_path / "res101.mat"),
-                                      "att_splits_file": str(tmp_path / "att_splits.mat")})
+    summary = extract_image_features(
+        {
+            **base,
+            "output_name": "res101_order",
+            "res101_file": str(tmp_path / "res101.mat"),
+            "att_splits_file": str(tmp_path / "att_splits.mat"),
+        }
+    )
     ordered = _load(summary["output_file"])
     assert list(ordered["image_files"]) == order
     assert list(ordered["class_names"]) == att_classes
     assert ordered["labels"].tolist() == labels
     assert ordered["res101_rows"].tolist() == list(range(len(order)))
     row_of = {p: i for i, p in enumerate(in_layout_order["image_files"])}
-    np.testing.assert_allclose(ordered["features"], in_layout_order["features"][[row_of[p] for p in order]],
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ordered["features"], in_layout_order["features"][[row_of[p] for p in order]], rtol=1e-4, atol=1e-5
+    )
 
 
 # ------------------------------------------------------------------ Kedro layer

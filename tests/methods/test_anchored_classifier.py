@@ -20,10 +20,22 @@ def test_paper_preset_is_the_published_method_bit_for_bit(synthetic_problem):
     model = FSIGenZClassifier(scc=TINY_SCC, preset="paper").fit(synthetic_problem.task)
     scores = model.decision_function(synthetic_problem.test_unseen_features[:1])
     recorded_scores = [
-        -0.08603457361459732, -0.06751573085784912, -0.09485963732004166, -0.0890684649348259,
-        -0.05033960938453674, -0.09542562812566757, -0.09880366176366806, -0.059981442987918854,
-        -0.059443436563014984, -0.06877635419368744, -0.07822123914957047, -0.07039199024438858,
-        -0.09977883845567703, -0.07978459447622299, -0.06844531744718552, -0.07463517785072327,
+        -0.08603457361459732,
+        -0.06751573085784912,
+        -0.09485963732004166,
+        -0.0890684649348259,
+        -0.05033960938453674,
+        -0.09542562812566757,
+        -0.09880366176366806,
+        -0.059981442987918854,
+        -0.059443436563014984,
+        -0.06877635419368744,
+        -0.07822123914957047,
+        -0.07039199024438858,
+        -0.09977883845567703,
+        -0.07978459447622299,
+        -0.06844531744718552,
+        -0.07463517785072327,
     ]
     recorded_losses = [0.8012152910232544, 0.8056451678276062, 0.8019953966140747]
     assert scores.ravel().tolist() == recorded_scores
@@ -35,13 +47,18 @@ def test_anchored_model_before_training_is_the_nearest_class_mean_scorer(synthet
     anchored = FSIGenZClassifier(scc={**TINY_SCC, "n_steps": 0}, anchor={"scale": 7.0}).fit(task)
     ncm = NearestClassMeanClassifier().fit(task)
     features = synthetic_problem.test_unseen_features
-    np.testing.assert_allclose(anchored.decision_function(features), 7.0 * ncm.decision_function(features), atol=1e-5)
+    np.testing.assert_allclose(
+        anchored.decision_function(features), 7.0 * ncm.decision_function(features), atol=1e-5
+    )
 
 
 def test_anchored_training_keeps_the_prototypes_useful(synthetic_problem):
     model = FSIGenZClassifier(scc={**TINY_SCC, "n_steps": 200}).fit(synthetic_problem.task)
     assert model.anchor_["enabled"] and model.scc_.loss == "softmax"
-    assert unseen_accuracy(model.decision_function(synthetic_problem.test_unseen_features), synthetic_problem) >= 0.6
+    assert (
+        unseen_accuracy(model.decision_function(synthetic_problem.test_unseen_features), synthetic_problem)
+        >= 0.6
+    )
 
 
 def test_presets_set_their_keys_and_explicit_settings_win(synthetic_problem):
@@ -51,7 +68,11 @@ def test_presets_set_their_keys_and_explicit_settings_win(synthetic_problem):
     assert model.scc_.sampling == PRESETS["anchored"]["scc"]["sampling"] == "class_balanced"
     assert model.scc_.prototype_variation is True and model.anchor_["enabled"] is True
     paper = FSIGenZClassifier(scc={**TINY_SCC, "n_steps": 1}, preset="paper").fit(synthetic_problem.task)
-    assert (paper.scc_.loss, paper.scc_.sampling, paper.anchor_["enabled"]) == ("grouped_bce", "uniform", False)
+    assert (paper.scc_.loss, paper.scc_.sampling, paper.anchor_["enabled"]) == (
+        "grouped_bce",
+        "uniform",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,7 +83,10 @@ def test_presets_set_their_keys_and_explicit_settings_win(synthetic_problem):
         (dict(anchor={"metric": "dot"}), r"anchor.metric: expected one of \['cosine', 'euclidean'\]"),
         (dict(anchor={"sharpness": 1}), r"anchor: unknown setting\(s\) \['sharpness'\]"),
         (dict(scc={**TINY_SCC, "loss": "hinge"}), r"loss: expected one of \['grouped_bce', 'softmax'\]"),
-        (dict(scc={**TINY_SCC, "sampling": "random"}), r"sampling: expected one of \['uniform', 'class_balanced'\]"),
+        (
+            dict(scc={**TINY_SCC, "sampling": "random"}),
+            r"sampling: expected one of \['uniform', 'class_balanced'\]",
+        ),
         (dict(prototypes={"n_prototypes": 0}), r"anchor.enabled: the anchored classifier needs prototypes"),
     ],
 )
@@ -86,10 +110,14 @@ def test_reference_scores_by_hand():
     rows = np.array([[3.0, 0.0]])
     scores = reference_scores(rows, means, np.array([0, 2]), prototypes, np.array([1]), "cosine", "max")
     np.testing.assert_allclose(scores, [[1.0, np.sqrt(0.5), 0.0]], atol=1e-6)
-    mean_scores = reference_scores(rows, means, np.array([0, 2]), prototypes, np.array([1]), "euclidean", "mean")
+    mean_scores = reference_scores(
+        rows, means, np.array([0, 2]), prototypes, np.array([1]), "euclidean", "mean"
+    )
     np.testing.assert_allclose(mean_scores, [[-4.0, -(5.0 + 16.0) / 2, -13.0]], atol=1e-5)
     module = ReferenceScores(means, np.array([0, 2]), prototypes, np.array([1]), scale=3.0)
-    np.testing.assert_allclose(module(torch.tensor(rows, dtype=torch.float32)).numpy(), 3.0 * scores, atol=1e-6)
+    np.testing.assert_allclose(
+        module(torch.tensor(rows, dtype=torch.float32)).numpy(), 3.0 * scores, atol=1e-6
+    )
 
 
 def test_class_balanced_batches_draw_every_class_alike():

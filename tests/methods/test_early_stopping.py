@@ -40,6 +40,7 @@ def _falling_monitor(calls):
     def monitor(step, method):
         calls.append(step)
         return 1.0 / step  # best at the first call, then never better
+
     return monitor
 
 
@@ -56,8 +57,15 @@ def test_fclswgan_stops_after_patience_calls_without_improvement():
 
 def test_scc_and_fclswgan_share_the_monitor_contract_and_the_loss_history_type(synthetic_problem):
     task = synthetic_problem.task
-    scc = dict(encoder_hidden=16, scorer_hidden=16, batch_size=32, n_steps=100, eval_every=10,
-               patience=3, device="cpu")
+    scc = dict(
+        encoder_hidden=16,
+        scorer_hidden=16,
+        batch_size=32,
+        n_steps=100,
+        eval_every=10,
+        patience=3,
+        device="cpu",
+    )
     fsigenz_calls, fclswgan_calls = [], []
     fsigenz = FSIGenZClassifier(prototypes={"n_prototypes": 2}, scc=scc, preset="paper").fit(
         task, monitor=_falling_monitor(fsigenz_calls)
@@ -76,8 +84,15 @@ def test_scc_and_fclswgan_share_the_monitor_contract_and_the_loss_history_type(s
 
 def test_an_anchored_scc_is_also_judged_before_its_first_step(synthetic_problem):
     """With an anchor the untrained classifier is the prototypes' own scorer: a candidate at step 0."""
-    scc = dict(encoder_hidden=16, scorer_hidden=16, batch_size=32, n_steps=100, eval_every=10,
-               patience=3, device="cpu")
+    scc = dict(
+        encoder_hidden=16,
+        scorer_hidden=16,
+        batch_size=32,
+        n_steps=100,
+        eval_every=10,
+        patience=3,
+        device="cpu",
+    )
     calls = []
 
     def best_before_training(step, method):

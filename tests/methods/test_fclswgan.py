@@ -110,8 +110,13 @@ def test_synthesises_n_per_unseen_class(fitted, problem):
 def test_records_timings_and_losses(fitted):
     assert {"generator_training", "synthesis", "classifier_training"} <= set(fitted.timings_)
     assert all(seconds >= 0 for seconds in fitted.timings_.values())
-    for name in ("critic", "wasserstein_distance", "gradient_penalty", "generator_adversarial",
-                 "generator_classification"):
+    for name in (
+        "critic",
+        "wasserstein_distance",
+        "gradient_penalty",
+        "generator_adversarial",
+        "generator_classification",
+    ):
         assert len(fitted.loss_history_[name]) == FAST_SETTINGS["generator_steps"]
     # The final classifier learns: its loss falls from about log(C).
     classifier_loss = fitted.loss_history_["classifier"]

@@ -20,7 +20,13 @@ def test_declared_capabilities_match_the_estimator(name):
 
 
 def test_ncm_takes_only_the_inherited_keys_of_the_fsigenz_block():
-    blocks = {"fsigenz": {"msas": {"weight": 2.0}, "scc": {"beta": 0.3}, "l2_normalize": True},
-              "ncm": {"metric": "euclidean"}}
-    assert method_parameters("ncm", blocks) == {"msas": {"weight": 2.0}, "l2_normalize": True, "metric": "euclidean"}
+    blocks = {
+        "fsigenz": {"msas": {"weight": 2.0}, "scc": {"beta": 0.3}, "l2_normalize": True},
+        "ncm": {"metric": "euclidean"},
+    }
+    assert method_parameters("ncm", blocks) == {
+        "msas": {"weight": 2.0},
+        "l2_normalize": True,
+        "metric": "euclidean",
+    }
     assert method_parameters("tcn", blocks)["scc"] == {"beta": 0.3}

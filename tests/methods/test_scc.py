@@ -28,9 +28,7 @@ def _training_problem(seed=0, n_classes=6, n_attributes=5, feature_dim=7):
 
 def test_logits_shape_and_gradients_reach_encoder_and_scorer():
     torch.manual_seed(0)  # unseeded, all 3 hidden units are sometimes dead and get no gradient
-    network = SemanticContrastiveNetwork(
-        n_attributes=5, feature_dim=7, encoder_hidden=4, scorer_hidden=3
-    )
+    network = SemanticContrastiveNetwork(n_attributes=5, feature_dim=7, encoder_hidden=4, scorer_hidden=3)
     logits = network(torch.randn(3, 7), torch.randn(6, 5))
     assert logits.shape == (3, 6)
     logits.sum().backward()
@@ -99,7 +97,9 @@ def test_monitor_calls_history_and_restore_best():
     model = SemanticContrastiveClassifier(n_steps=12, eval_every=5, restore_best=True, **SMALL)
     model.fit(*problem, monitor=monitor)
     assert [step for step, _ in model.monitor_history_] == [5, 10, 12]
-    assert model.loss_history_["classifier"].shape == (12,) and np.all(np.isfinite(model.loss_history_["classifier"]))
+    assert model.loss_history_["classifier"].shape == (12,) and np.all(
+        np.isfinite(model.loss_history_["classifier"])
+    )
     assert model.best_step_ == 10 and model.best_score_ == pytest.approx(0.9)
     np.testing.assert_array_equal(model.decision_function(problem[0]), snapshots[10])
 
@@ -210,7 +210,9 @@ def test_num_threads_applies_inside_and_is_restored_after():
     from fsigenz.methods.scc import SemanticContrastiveClassifier
 
     before = torch.get_num_threads()
-    model = SemanticContrastiveClassifier(encoder_hidden=8, scorer_hidden=8, n_steps=2, num_threads=2, device="cpu")
+    model = SemanticContrastiveClassifier(
+        encoder_hidden=8, scorer_hidden=8, n_steps=2, num_threads=2, device="cpu"
+    )
     with model._threads():
         assert torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
@@ -235,8 +237,16 @@ def test_cuda_graph_training_takes_the_same_steps_as_eager(use_bf16):
     # 24 rows in batches of 7: every epoch ends with a 3-row batch, so both batch lengths are
     # captured; the monitor, restore_best and patience run between replays.
     features, classes, is_prototype, attributes, targets = _training_problem(feature_dim=16)
-    settings = dict(SMALL, device="cuda", batch_size=7, n_steps=60, eval_every=5,
-                    restore_best=True, patience=50, use_bf16=use_bf16)
+    settings = dict(
+        SMALL,
+        device="cuda",
+        batch_size=7,
+        n_steps=60,
+        eval_every=5,
+        restore_best=True,
+        patience=50,
+        use_bf16=use_bf16,
+    )
     monitor_values = {}
 
     def fit(use_cuda_graph):
@@ -257,11 +267,15 @@ def test_cuda_graph_training_takes_the_same_steps_as_eager(use_bf16):
     assert graphed.cuda_graph_batch_lengths_ == [3, 7]
     assert graphed.n_steps_ == eager.n_steps_ == 60
     tolerance = 2e-2 if use_bf16 else 1e-4  # the same kernels; bf16 leaves room for GEMM algorithms
-    np.testing.assert_allclose(graphed.loss_history_["classifier"], eager.loss_history_["classifier"], rtol=tolerance, atol=1e-5)
+    np.testing.assert_allclose(
+        graphed.loss_history_["classifier"], eager.loss_history_["classifier"], rtol=tolerance, atol=1e-5
+    )
     np.testing.assert_allclose(  # accuracies: within one sample
         monitor_values[True], monitor_values[False], atol=1 / len(classes) + 1e-9
     )
     np.testing.assert_allclose(
-        graphed.decision_function(features), eager.decision_function(features),
-        rtol=tolerance, atol=tolerance,
+        graphed.decision_function(features),
+        eager.decision_function(features),
+        rtol=tolerance,
+        atol=tolerance,
     )

@@ -60,9 +60,7 @@ def test_target_tables_match_the_spec_by_hand():
     np.testing.assert_allclose(tables.targets[1, 3], [0.1, 0.2, 0.7, 1.0], rtol=1e-6)
     np.testing.assert_array_equal(tables.seen_group, [[True, True, False, False], [False] * 4])
     np.testing.assert_array_equal(tables.unseen_group, [[False, False, True, True], [True] * 4])
-    np.testing.assert_array_equal(
-        tables.valid_rows, [[True, True, False, False], [False, False, True, True]]
-    )
+    np.testing.assert_array_equal(tables.valid_rows, [[True, True, False, False], [False, False, True, True]])
     assert np.isnan(tables.targets[0, 2]).all() and np.isnan(tables.targets[1, 0]).all()
 
     targets, seen_mask, unseen_mask = tables.gather(np.array([False, True]), np.array([1, 3]))

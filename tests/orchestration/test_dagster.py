@@ -121,7 +121,9 @@ def test_loading_the_project_gives_kedro_mlflow_the_parameter_settings(tmp_path,
 
     expected = settings["tracking"]["params"]
     assert (mlflow_hook.flatten, mlflow_hook.recursive, mlflow_hook.sep) == (
-        expected["dict_params"]["flatten"], expected["dict_params"]["recursive"], expected["dict_params"]["sep"],
+        expected["dict_params"]["flatten"],
+        expected["dict_params"]["recursive"],
+        expected["dict_params"]["sep"],
     )
     assert mlflow_hook.long_params_strategy == expected["long_params_strategy"] == "truncate"
 
@@ -153,7 +155,9 @@ def test_the_expected_name_translation_warnings_are_dropped_and_others_kept(capl
     assert sum(isinstance(f, ExpectedTranslationWarnings) for f in translation_logger.filters) == 1
     with caplog.at_level(logging.WARNING, logger="kedro_dagster.utils"):
         assert format_dataset_name("params:fsigenz") == "params__fsigenz"
-        translation_logger.warning("Node `synthetic.train_final_model` is not part of any pipelines. Assigning '__none__' as its asset group name.")
+        translation_logger.warning(
+            "Node `synthetic.train_final_model` is not part of any pipelines. Assigning '__none__' as its asset group name."
+        )
         assert format_dataset_name("my-data") == "my__data"
     assert [r.getMessage()[:26] for r in caplog.records] == ["Dataset name `my-data` is "]
 
@@ -164,7 +168,9 @@ def test_dask_executor_gets_only_the_cluster_options_set():
     from fsigenz.definitions import DaskExecutorOptions, register_executor_options
 
     register_executor_options()
-    config = KedroDagsterConfig(executors={"dask": {"dask_executor": {"cluster": {"local": {"n_workers": 2}}}}})
+    config = KedroDagsterConfig(
+        executors={"dask": {"dask_executor": {"cluster": {"local": {"n_workers": 2}}}}}
+    )
 
     assert isinstance(config.executors["dask"], DaskExecutorOptions)
     # dagster-dask's `cluster` takes exactly one cluster type: no null entries for the others
@@ -207,7 +213,9 @@ def kedro_run_reference(tmp_path_factory):
     and shared by the module's tests. Call it to wait for it and get its project folder."""
     project = make_project(tmp_path_factory.mktemp("kedro_run"))
     write_tiny_parameters(project)
-    process = subprocess.Popen([KEDRO, "run"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [KEDRO, "run"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     output = []
 
     def finished() -> Path:
@@ -223,7 +231,10 @@ def kedro_run_reference(tmp_path_factory):
 
 @pytest.mark.slow
 def test_synthetic_job_in_process_gives_the_metrics_of_kedro_run(
-    tmp_path, monkeypatch, restore_mlflow, kedro_run_reference,
+    tmp_path,
+    monkeypatch,
+    restore_mlflow,
+    kedro_run_reference,
 ):
     from fsigenz.definitions import build_definitions
 
@@ -254,7 +265,9 @@ def test_synthetic_job_in_process_gives_the_metrics_of_kedro_run(
 
 
 @pytest.mark.slow
-def test_all_datasets_job_on_the_multiprocess_executor_logs_what_kedro_run_logs(tmp_path, kedro_run_reference):
+def test_all_datasets_job_on_the_multiprocess_executor_logs_what_kedro_run_logs(
+    tmp_path, kedro_run_reference
+):
     """conf/parallel's job, every step in a process of its own that never saw ``before_pipeline_run``:
     the MLflow run holds `kedro run`'s flattened parameters, values and metrics."""
     import dagster as dg
@@ -266,7 +279,11 @@ def test_all_datasets_job_on_the_multiprocess_executor_logs_what_kedro_run_logs(
     environment = {**os.environ, "KEDRO_ENV": "parallel", "DAGSTER_HOME": str(dagster_home)}
     orchestrated_run = subprocess.run(
         [DAGSTER, "job", "execute", "-m", "fsigenz.definitions", "-a", "defs", "-j", PARALLEL_JOB],
-        cwd=orchestrated, env=environment, capture_output=True, text=True, timeout=600,
+        cwd=orchestrated,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     plain = kedro_run_reference()
     assert orchestrated_run.returncode == 0, (orchestrated_run.stdout + orchestrated_run.stderr)[-3000:]
@@ -274,8 +291,12 @@ def test_all_datasets_job_on_the_multiprocess_executor_logs_what_kedro_run_logs(
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     [run] = instance.get_runs()
     steps = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-    assert {"before_pipeline_run_hook_all_datasets", "synthetic__train_final_model"} <= {e.step_key for e in steps}
-    assert len({event.dagster_event.pid for event in steps}) == len(steps)  # every step in a process of its own
+    assert {"before_pipeline_run_hook_all_datasets", "synthetic__train_final_model"} <= {
+        e.step_key for e in steps
+    }
+    assert len({event.dagster_event.pid for event in steps}) == len(
+        steps
+    )  # every step in a process of its own
 
     logged, expected = mlflow_contents(orchestrated), mlflow_contents(plain)
     assert [(name, status) for _, name, status in logged["runs"]] == [(PARALLEL_JOB, "FINISHED")]
@@ -284,4 +305,3 @@ def test_all_datasets_job_on_the_multiprocess_executor_logs_what_kedro_run_logs(
     assert logged["params"] == expected["params"]  # same keys, same values
     assert without_timings(logged["metrics"]) == without_timings(expected["metrics"])
     assert {f"synthetic.{key}" for key in METRIC_KEYS} <= set(logged["metrics"])
-

@@ -24,16 +24,23 @@ pytestmark = pytest.mark.slow
 PARAMS = tiny_params("synthetic")
 OTHER_PARAMS = PARAMS + ",fsigenz.prototypes.n_prototypes=5"  # a run whose outputs would disagree
 OUTPUTS = (
-    "02_intermediate/synthetic/dataset.pkl", "04_feature/synthetic/prototypes.parquet",
-    "06_models/synthetic/model_selection.json", "06_models/synthetic/trained_model.pkl",
-    "06_models/synthetic/image_backbone.pkl", "08_reporting/synthetic/metrics.json",
+    "02_intermediate/synthetic/dataset.pkl",
+    "04_feature/synthetic/prototypes.parquet",
+    "06_models/synthetic/model_selection.json",
+    "06_models/synthetic/trained_model.pkl",
+    "06_models/synthetic/image_backbone.pkl",
+    "08_reporting/synthetic/metrics.json",
 )
 
 
 def _environment() -> dict:
     return {
-        **os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-        "COLUMNS": "200", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
 
 
@@ -42,16 +49,26 @@ def run_and_stop(project: Path, params: str, node: str, signal_number: int) -> t
     log = project / f"stopped_{signal_number}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [KEDRO, "run", f"--params={params}"], cwd=project, env=_environment(), stdout=out, stderr=subprocess.STDOUT,
+            [KEDRO, "run", f"--params={params}"],
+            cwd=project,
+            env=_environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
             # as from a terminal: Ctrl-C reaches it even when this test runs in a background job (which ignores SIGINT)
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 600
-        while f"Running node: {node}" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+        while (
+            f"Running node: {node}" not in log.read_text()
+            and process.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         if f"Running node: {node}" not in log.read_text():
             process.kill()
-            pytest.fail(f"the run did not reach {node} (ended: {process.poll() is not None}):\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"the run did not reach {node} (ended: {process.poll() is not None}):\n{log.read_text()[-3000:]}"
+            )
         process.send_signal(signal_number)
         return process.wait(timeout=300), log.read_text()
 
@@ -93,7 +110,9 @@ def test_stopped_runs_are_recorded_and_publish_nothing(tmp_path):
 
     # SIGTERM (as `timeout` and `kill` send) during model selection, with parameters that change the outputs
     code, output = run_and_stop(project, OTHER_PARAMS, "select_on_validation", signal.SIGTERM)
-    assert code == 128 + signal.SIGTERM and output.rstrip().splitlines()[-1].startswith("Run stopped by SIGTERM")
+    assert code == 128 + signal.SIGTERM and output.rstrip().splitlines()[-1].startswith(
+        "Run stopped by SIGTERM"
+    )
     # Ctrl-C during model selection too: with the anchored default the final fit may train 0 steps, and a
     # signal sent when that node starts can arrive after the run has already finished
     code, output = run_and_stop(project, OTHER_PARAMS, "select_on_validation", signal.SIGINT)
@@ -122,4 +141,7 @@ def test_stopped_runs_are_recorded_and_publish_nothing(tmp_path):
     again = assert_outputs_agree(project)
     assert {key: again[key] for key in METRIC_KEYS} == {key: reference[key] for key in METRIC_KEYS}
     assert again["selected_step"] == reference["selected_step"]
-    assert fingerprints(project)["04_feature/synthetic/prototypes.parquet"] == published["04_feature/synthetic/prototypes.parquet"]
+    assert (
+        fingerprints(project)["04_feature/synthetic/prototypes.parquet"]
+        == published["04_feature/synthetic/prototypes.parquet"]
+    )

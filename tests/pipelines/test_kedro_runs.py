@@ -13,7 +13,15 @@ import yaml
 from tests.kedro_project import kedro, make_project
 
 TINY_SCC = {"encoder_hidden": 32, "scorer_hidden": 32, "n_steps": 60, "eval_every": 20, "batch_size": 64}
-METRIC_KEYS = {"czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h", "gzsl_unseen_cs", "gzsl_seen_cs", "gzsl_h_cs"}
+METRIC_KEYS = {
+    "czsl_top1",
+    "gzsl_unseen",
+    "gzsl_seen",
+    "gzsl_h",
+    "gzsl_unseen_cs",
+    "gzsl_seen_cs",
+    "gzsl_h_cs",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +52,9 @@ def test_a_global_command_line_value_beats_the_per_dataset_default(synthetic_run
     selection = json.loads((project / "data/06_models/synthetic/model_selection.json").read_text())
     evaluated = [point["step"] for curve in selection["curves"] for point in curve["points"]]
     assert max(evaluated) <= TINY_SCC["n_steps"]  # trained at most the command line's steps
-    assert 0 <= metrics["selected_step"] <= TINY_SCC["n_steps"]  # 0: the anchored classifier's prototypes alone
+    assert (
+        0 <= metrics["selected_step"] <= TINY_SCC["n_steps"]
+    )  # 0: the anchored classifier's prototypes alone
 
 
 def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
@@ -52,7 +62,10 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     metrics = json.loads((project / "data/08_reporting/synthetic/metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics) and metrics["method"] == "fsigenz"
     assert all(0.0 <= metrics[key] <= 100.0 for key in METRIC_KEYS)
-    assert metrics["n_synthetic_per_class"] == run_configuration(project)["prototype_settings"]["prototypes"]["n_prototypes"]
+    assert (
+        metrics["n_synthetic_per_class"]
+        == run_configuration(project)["prototype_settings"]["prototypes"]["n_prototypes"]
+    )
     assert "Metrics written to" in result.stdout + result.stderr
     with sqlite3.connect(project / "mlflow.db") as db:
         metric_keys = {row[0] for row in db.execute("select distinct key from metrics")}
@@ -63,8 +76,15 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     assert any(key.startswith("time.") for key in metric_keys)  # wall time of each stage
     assert "fsigenz.msas.enabled" in param_keys and "model.method" in param_keys
     artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}
-    assert {"trained_model.pkl", "prototypes.parquet", "metrics.json", "run_configuration.yml",
-            "seen_unseen_curve.png", "unseen_class_accuracy.csv", "confused_pairs.csv"} <= artifacts
+    assert {
+        "trained_model.pkl",
+        "prototypes.parquet",
+        "metrics.json",
+        "run_configuration.yml",
+        "seen_unseen_curve.png",
+        "unseen_class_accuracy.csv",
+        "confused_pairs.csv",
+    } <= artifacts
     # AUSUC for every run; the inputs the report matches published numbers on, as tags
     assert 0.0 < metrics["ausuc"] <= 100.0 and "synthetic.ausuc" in metric_keys
     with sqlite3.connect(project / "mlflow.db") as db:
@@ -80,7 +100,10 @@ def test_prototype_table_has_class_lambda_and_vector(synthetic_run):
     dataset = pd.read_pickle(project / "data/02_intermediate/synthetic/dataset.pkl")
     n_prototypes = run_configuration(project)["prototype_settings"]["prototypes"]["n_prototypes"]
     assert {"class", "lambda", "vector", "settings"} <= set(table.columns)
-    assert len(table) == dataset.unseen_classes.size * n_prototypes and len(table["vector"].iloc[0]) == dataset.feature_dim
+    assert (
+        len(table) == dataset.unseen_classes.size * n_prototypes
+        and len(table["vector"].iloc[0]) == dataset.feature_dim
+    )
     assert table.groupby("class")["lambda"].nunique().eq(n_prototypes).all()
 
 
@@ -94,17 +117,23 @@ def test_ncm_trains_with_its_own_prototype_settings(tmp_path):
     assert metrics["method"] == "ncm" and metrics["n_synthetic_per_class"] == 5
 
 
-@pytest.mark.parametrize("params, message", [
-    ("fsigenz.scc.betaa=0.3", "fsigenz.scc.betaa: unknown setting; expected one of"),
-    ("fsigenz.scc.beta=abc", "fsigenz.scc.beta: expected a number, got 'abc'"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ("fsigenz.scc.betaa=0.3", "fsigenz.scc.betaa: unknown setting; expected one of"),
+        ("fsigenz.scc.beta=abc", "fsigenz.scc.beta: expected a number, got 'abc'"),
+    ],
+)
 def test_an_invalid_parameter_fails_before_any_training_naming_the_key(tmp_path, params, message):
     project = make_project(tmp_path / "project")
     result = kedro(project, "run", f"--params={params}")
     assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).split())
     assert message in output
-    assert "Running node: select_on_validation" not in output and not (project / "data/04_feature/synthetic").exists()
+    assert (
+        "Running node: select_on_validation" not in output
+        and not (project / "data/04_feature/synthetic").exists()
+    )
 
 
 def test_prototypes_pipeline_runs_alone(tmp_path):

@@ -12,7 +12,12 @@ from fsigenz.pipelines.evaluation.nodes import evaluate_on_test, score_test_spli
 from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table, prototypes_from_table
 from tests.conftest import PROJECT_ROOT
 
-TINY = {"fsigenz": {"l2_normalize": True, "scc": {"encoder_hidden": 32, "scorer_hidden": 32, "n_steps": 80, "eval_every": 20, "batch_size": 32}}}
+TINY = {
+    "fsigenz": {
+        "l2_normalize": True,
+        "scc": {"encoder_hidden": 32, "scorer_hidden": 32, "n_steps": 80, "eval_every": 20, "batch_size": 32},
+    }
+}
 
 
 def configuration(method="fsigenz", command_line=None):
@@ -52,13 +57,17 @@ def test_fsigenz_nodes_beat_chance_and_repeat_bit_for_bit(small_synthetic):
     assert ("train_loss" in history) == (selection["best_step"] > 0)  # step 0: the untrained anchor won
     _, _, again, (metrics_again, _) = run_nodes(small_synthetic, config)
     timing = {k for k in metrics if k.startswith("seconds_")}
-    assert {k: v for k, v in metrics_again.items() if k not in timing} == {k: v for k, v in metrics.items() if k not in timing}
+    assert {k: v for k, v in metrics_again.items() if k not in timing} == {
+        k: v for k, v in metrics.items() if k not in timing
+    }
     features = small_synthetic.features[small_synthetic.splits["test_unseen"]]
     np.testing.assert_array_equal(trained.scores(features), again.scores(features))
 
 
 def test_ncm_is_selected_and_trained_with_its_own_prototype_settings(small_synthetic):
-    config = configuration("ncm", {"ncm": {"prototypes": {"n_prototypes": 5}}, "fsigenz": {"prototypes": {"n_prototypes": 20}}})
+    config = configuration(
+        "ncm", {"ncm": {"prototypes": {"n_prototypes": 5}}, "fsigenz": {"prototypes": {"n_prototypes": 20}}}
+    )
     table, selection, trained, (metrics, _) = run_nodes(small_synthetic, config)
     assert table.groupby("class")["prototype"].nunique().eq(5).all()
     assert trained.estimator.prototypes_.shape[1] == 5 and metrics["n_synthetic_per_class"] == 5
@@ -69,7 +78,10 @@ def test_a_prototype_table_made_with_other_settings_is_refused(small_synthetic):
     fsigenz_table = generate_prototype_table(small_synthetic, configuration(command_line=TINY))
     ncm = configuration("ncm", {"ncm": {"prototypes": {"n_prototypes": 5}}})
     selection = select_on_validation(small_synthetic, ncm)
-    with pytest.raises(ValueError, match=r"prototype_table: made with the prototype settings .*n_prototypes\": 20.*rerun the prototypes pipeline"):
+    with pytest.raises(
+        ValueError,
+        match=r"prototype_table: made with the prototype settings .*n_prototypes\": 20.*rerun the prototypes pipeline",
+    ):
         train_final_model(small_synthetic, fsigenz_table, selection, ncm)
 
 

@@ -17,16 +17,20 @@ from fsigenz.run_records import process_started
 
 
 def _project(tmp_path):
-    catalog = DataCatalog(datasets={
-        "table": PickleDataset(filepath=str(tmp_path / "data/04_feature/table.pkl")),
-        "metrics": JSONDataset(filepath=str(tmp_path / "data/08_reporting/metrics.json")),
-        "scratch": MemoryDataset(),
-    })
-    pipeline = Pipeline([
-        node(lambda: 1, None, "scratch", name="first"),
-        node(lambda x: {"n": x}, "scratch", "table", name="second"),
-        node(lambda t: t, "table", "metrics", name="third"),
-    ])
+    catalog = DataCatalog(
+        datasets={
+            "table": PickleDataset(filepath=str(tmp_path / "data/04_feature/table.pkl")),
+            "metrics": JSONDataset(filepath=str(tmp_path / "data/08_reporting/metrics.json")),
+            "scratch": MemoryDataset(),
+        }
+    )
+    pipeline = Pipeline(
+        [
+            node(lambda: 1, None, "scratch", name="first"),
+            node(lambda x: {"n": x}, "scratch", "table", name="second"),
+            node(lambda t: t, "table", "metrics", name="third"),
+        ]
+    )
     return catalog, pipeline, {"project_path": str(tmp_path), "run_id": "run-1"}
 
 
@@ -59,16 +63,25 @@ def test_a_failed_run_leaves_the_previous_outputs(tmp_path):
 
 
 def test_next_run_completes_a_stopped_publication_and_drops_a_stopped_run(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     owner = json.dumps({"pid": int(dead.stdout), "started": "0"})
     publishing = tmp_path / STAGING / "stopped-while-publishing"
     (publishing / "data").mkdir(parents=True)
     (publishing / "data/b.json").write_text("new b")
     (publishing / OWNER).write_text(owner)
-    (publishing / JOURNAL).write_text(json.dumps([
-        [str(publishing / "data/a.json"), str(tmp_path / "data/a.json")],  # already moved before the stop
-        [str(publishing / "data/b.json"), str(tmp_path / "data/b.json")],
-    ]))
+    (publishing / JOURNAL).write_text(
+        json.dumps(
+            [
+                [
+                    str(publishing / "data/a.json"),
+                    str(tmp_path / "data/a.json"),
+                ],  # already moved before the stop
+                [str(publishing / "data/b.json"), str(tmp_path / "data/b.json")],
+            ]
+        )
+    )
     (tmp_path / "data/a.json").write_text("new a")
     stopped = tmp_path / STAGING / "stopped-while-running"
     (stopped / "data").mkdir(parents=True)
@@ -79,6 +92,8 @@ def test_next_run_completes_a_stopped_publication_and_drops_a_stopped_run(tmp_pa
     (running / OWNER).write_text(json.dumps({"pid": os.getpid(), "started": process_started(os.getpid())}))
 
     finish_interrupted_publications(tmp_path)
-    assert (tmp_path / "data/a.json").read_text() == "new a" and (tmp_path / "data/b.json").read_text() == "new b"
+    assert (tmp_path / "data/a.json").read_text() == "new a" and (
+        tmp_path / "data/b.json"
+    ).read_text() == "new b"
     assert not publishing.exists() and not stopped.exists()
     assert running.exists()  # a run going on at the same time keeps its folder

@@ -15,7 +15,9 @@ from tests.pipelines.test_nodes import configuration
 
 def test_zero_training_steps_are_refused_naming_the_parameter(small_synthetic):
     config = configuration(command_line={"fsigenz": {"scc": {"n_steps": 0}}})
-    with pytest.raises(ValueError, match=r"parameters 'fsigenz.scc.n_steps': expected an integer >= 1 .* got 0"):
+    with pytest.raises(
+        ValueError, match=r"parameters 'fsigenz.scc.n_steps': expected an integer >= 1 .* got 0"
+    ):
         select_on_validation(small_synthetic, config)
 
 
@@ -23,9 +25,14 @@ def test_unknown_or_empty_namespace_lists_the_valid_ones_and_the_folder(tmp_path
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data/01_raw/awa2").mkdir(parents=True)
     (tmp_path / "data/01_raw/awa2/res101.mat").write_bytes(b"x")
-    with pytest.raises(click.BadParameter, match=r"unknown dataset namespace 'foo'; expected one of synthetic, cub, awa2, sun, custom \(with data now: synthetic, awa2\)"):
+    with pytest.raises(
+        click.BadParameter,
+        match=r"unknown dataset namespace 'foo'; expected one of synthetic, cub, awa2, sun, custom \(with data now: synthetic, awa2\)",
+    ):
         check_namespaces(["foo"])
-    with pytest.raises(click.BadParameter, match=r"dataset 'cub' has no data: put its files in data/01_raw/cub/"):
+    with pytest.raises(
+        click.BadParameter, match=r"dataset 'cub' has no data: put its files in data/01_raw/cub/"
+    ):
         check_namespaces(["cub"])
     check_namespaces(["synthetic", "awa2"])  # present: accepted
 
@@ -87,8 +94,12 @@ def test_bad_parameter_ends_with_the_reason_and_tags_a_validation_failure(tmp_pa
     assert "n_prototypes" in tags["fsigenz.reason"]
     assert tags["kedro_command"] == "kedro run --params=fsigenz.prototypes.n_prototypes=-5"
 
-    verbose = kedro(project, "run", "--params=fsigenz.prototypes.n_prototypes=-5", env={"FSIGENZ_VERBOSE": "1"})
-    assert verbose.returncode == 1 and "Traceback" in verbose.stderr and "_validate_parameters" in verbose.stderr
+    verbose = kedro(
+        project, "run", "--params=fsigenz.prototypes.n_prototypes=-5", env={"FSIGENZ_VERBOSE": "1"}
+    )
+    assert (
+        verbose.returncode == 1 and "Traceback" in verbose.stderr and "_validate_parameters" in verbose.stderr
+    )
 
 
 def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
@@ -99,11 +110,22 @@ def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
 
     import mlflow
 
-    from fsigenz.run_records import HOST, OUTCOME, PID, PROCESS_STARTED, close_runs_of_dead_processes, process_started
+    from fsigenz.run_records import (
+        HOST,
+        OUTCOME,
+        PID,
+        PROCESS_STARTED,
+        close_runs_of_dead_processes,
+        process_started,
+    )
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("fsigenz", artifact_location=str(tmp_path / "artifacts"))
-    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    dead_pid = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        ).stdout
+    )
     host = socket.gethostname()
     owners = {
         "killed": {PID: str(dead_pid), HOST: host, PROCESS_STARTED: "1.00"},
@@ -111,7 +133,10 @@ def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
         "elsewhere": {PID: str(dead_pid), HOST: host + "-other", PROCESS_STARTED: "1.00"},
         "untagged": {},
     }
-    runs = {name: client.create_run(experiment, tags=tags, run_name=name).info.run_id for name, tags in owners.items()}
+    runs = {
+        name: client.create_run(experiment, tags=tags, run_name=name).info.run_id
+        for name, tags in owners.items()
+    }
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
@@ -120,4 +145,6 @@ def test_runs_left_running_by_a_killed_process_are_closed_by_the_next(tmp_path):
         mlflow.set_tracking_uri(previous)
     killed = client.get_run(runs["killed"])
     assert killed.info.status == "KILLED" and killed.data.tags[OUTCOME] == "killed"
-    assert all(client.get_run(runs[name]).info.status == "RUNNING" for name in ("alive", "elsewhere", "untagged"))
+    assert all(
+        client.get_run(runs[name]).info.status == "RUNNING" for name in ("alive", "elsewhere", "untagged")
+    )

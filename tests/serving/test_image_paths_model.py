@@ -49,18 +49,31 @@ def trained(tmp_path_factory):
             save_image(raw / "images" / relative, rng, index)
             rows.append(f"{relative},{name},{_split(name, index)}\n")
     (raw / "image_list.csv").write_text("path,class,split\n" + "".join(rows))
-    attributes = pd.DataFrame(rng.random((len(SEEN + UNSEEN), ATTRIBUTES)), columns=[f"a{i}" for i in range(ATTRIBUTES)])
+    attributes = pd.DataFrame(
+        rng.random((len(SEEN + UNSEEN), ATTRIBUTES)), columns=[f"a{i}" for i in range(ATTRIBUTES)]
+    )
     attributes.insert(0, "class", SEEN + UNSEEN)
     attributes.to_csv(raw / "class_attributes.csv", index=False)
     checkpoint = save_checkpoint(tmp_path_factory.mktemp("weights") / "vit_tiny.pth", seed=11)
 
     # the custom namespace's feature_extraction block, with the tiny model and its local weights
-    extract_image_features({
-        "layout": "csv", "image_root": str(raw / "images"), "image_list": str(raw / "image_list.csv"),
-        "output_dir": str(raw), "output_name": "vit_tiny_features", "model_name": TINY_MODEL,
-        "pretrained": True, "checkpoint_file": str(checkpoint), "device": "cpu", "batch_size": 8,
-        "num_workers": 0, "write_generic": True, "progress": False,
-    })
+    extract_image_features(
+        {
+            "layout": "csv",
+            "image_root": str(raw / "images"),
+            "image_list": str(raw / "image_list.csv"),
+            "output_dir": str(raw),
+            "output_name": "vit_tiny_features",
+            "model_name": TINY_MODEL,
+            "pretrained": True,
+            "checkpoint_file": str(checkpoint),
+            "device": "cpu",
+            "batch_size": 8,
+            "num_workers": 0,
+            "write_generic": True,
+            "progress": False,
+        }
+    )
     result = kedro(project, "run", "--pipelines=training_custom", f"--params={tiny_params('custom')}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
@@ -91,7 +104,9 @@ def test_model_carries_the_extraction_backbone(trained):
         packaged = pickle.load(file)
     assert packaged.available and packaged.snapshot.model_name == TINY_MODEL
     assert packaged.snapshot.identity["weights"] == "file"
-    assert not any(key.startswith("head.") for key in packaged.snapshot.state_dict)  # built with num_classes=0
+    assert not any(
+        key.startswith("head.") for key in packaged.snapshot.state_dict
+    )  # built with num_classes=0
     artifacts = {p.name for p in (project / "mlartifacts").rglob("*") if p.is_file()}
     assert "image_backbone.pkl" in artifacts
 
@@ -104,7 +119,9 @@ def test_image_paths_are_scored_like_their_extracted_features(pyfunc_model, extr
     assert by_path["predicted_class"].tolist() == by_features["predicted_class"].tolist()
     np.testing.assert_allclose(by_path["score"], by_features["score"], rtol=1e-4, atol=1e-5)
     assert by_path["top_k_classes"].tolist() == by_features["top_k_classes"].tolist()
-    np.testing.assert_allclose(np.stack(by_path["top_k_scores"]), np.stack(by_features["top_k_scores"]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.stack(by_path["top_k_scores"]), np.stack(by_features["top_k_scores"]), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_unreadable_image_and_mixed_table_are_refused(pyfunc_model, extracted, tmp_path):
@@ -123,9 +140,13 @@ def test_examples_given_by_image_path_fold_in_like_their_features(pyfunc_model, 
     by_features = feature_table(features[:2])
     by_features.insert(0, "class", "newcomer")
     params = {"inference.top_k": 3}
-    with_paths = pyfunc_model.predict(feature_table(features), params={**params, "inference.examples": by_path})
+    with_paths = pyfunc_model.predict(
+        feature_table(features), params={**params, "inference.examples": by_path}
+    )
     with_features = pyfunc_model.predict(
         feature_table(features), params={**params, "inference.examples": by_features.to_csv(index=False)}
     )
     assert with_paths["top_k_classes"].tolist() == with_features["top_k_classes"].tolist()
-    np.testing.assert_allclose(np.stack(with_paths["top_k_scores"]), np.stack(with_features["top_k_scores"]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np.stack(with_paths["top_k_scores"]), np.stack(with_features["top_k_scores"]), rtol=1e-4, atol=1e-4
+    )

@@ -79,7 +79,9 @@ def test_pyfunc_predictions_match_the_runs_evaluation(trained, pyfunc_model):
             ("unseen", protocol.unseen_features, protocol.unseen_labels),
             ("seen", protocol.seen_features, protocol.seen_labels),
         ):
-            predictions = pyfunc_model.predict(feature_table(features), params={"inference.calibrated": calibrated})
+            predictions = pyfunc_model.predict(
+                feature_table(features), params={"inference.calibrated": calibrated}
+            )
             # row by row: the evaluation's own argmax over the same scores
             scores = trained_model.estimator.decision_function(features)
             expected = names[gzsl_predictions(scores, protocol.task.seen_mask, gamma)]
@@ -94,7 +96,10 @@ def test_the_signature_declares_the_request_parameters_and_no_input_schema(pyfun
     signature = pyfunc_model.metadata.signature
     assert signature.inputs is None
     assert {p.name: p.default for p in signature.params.params} == {
-        "inference.top_k": 5, "inference.calibrated": True, "inference.new_classes": "", "inference.examples": "",
+        "inference.top_k": 5,
+        "inference.calibrated": True,
+        "inference.new_classes": "",
+        "inference.examples": "",
     }
     assert pyfunc_model.metadata.metadata["input_contract"]["feature_dim"] == 128
 
@@ -108,7 +113,10 @@ def test_classes_added_by_request_or_to_the_loaded_model_score_alike(trained, py
     rows = dataset.splits["test_unseen"][:20]
     predictions = pyfunc_model.predict(
         feature_table(dataset.features[rows]),
-        params={"inference.new_classes": new_classes.to_csv(index=False), "inference.top_k": dataset.n_classes + 1},
+        params={
+            "inference.new_classes": new_classes.to_csv(index=False),
+            "inference.top_k": dataset.n_classes + 1,
+        },
     )
     extended = add_classes(pyfunc_model, new_classes)  # what mlflow.pyfunc.load_model returns works too
     assert extended.class_names[-1] == "twin" and len(extended.class_names) == dataset.n_classes + 1
@@ -120,14 +128,22 @@ def test_classes_added_by_request_or_to_the_loaded_model_score_alike(trained, py
 
     bad = new_classes.copy()
     bad.loc[0, "attribute_3"] = np.nan
-    with pytest.raises(Exception, match=r"params 'inference.new_classes': row 0 \(class 'twin'\), column 'attribute_3': "
-                                        r"expected a finite number"):
-        pyfunc_model.predict(feature_table(dataset.features[rows]), params={"inference.new_classes": bad.to_csv(index=False)})
+    with pytest.raises(
+        Exception,
+        match=r"params 'inference.new_classes': row 0 \(class 'twin'\), column 'attribute_3': "
+        r"expected a finite number",
+    ):
+        pyfunc_model.predict(
+            feature_table(dataset.features[rows]), params={"inference.new_classes": bad.to_csv(index=False)}
+        )
 
 
 def test_image_paths_are_refused_saying_the_model_has_no_backbone(pyfunc_model):
-    with pytest.raises(Exception, match=r"column 'image_path': this model cannot read images, it has no image "
-                                        r"backbone: its training features come from the 'synthetic' source"):
+    with pytest.raises(
+        Exception,
+        match=r"column 'image_path': this model cannot read images, it has no image "
+        r"backbone: its training features come from the 'synthetic' source",
+    ):
         pyfunc_model.predict(pd.DataFrame({"image_path": ["/images/okapi.jpg"]}))
 
 
@@ -158,10 +174,23 @@ def server(trained):
         "KEDRO_DISABLE_TELEMETRY": "true",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow runs `uvicorn`
     }
-    command = [MLFLOW, "models", "serve", "-m", f"runs:/{logged.source_run_id}/model",
-               "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        MLFLOW,
+        "models",
+        "serve",
+        "-m",
+        f"runs:/{logged.source_run_id}/model",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log = open(project / "serve.log", "w")
-    process = subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
@@ -171,7 +200,9 @@ def server(trained):
                     break
             except (urllib.error.URLError, ConnectionError):
                 pass
-            assert time.monotonic() < deadline, "server did not answer /ping:\n" + (project / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (
+                "server did not answer /ping:\n" + (project / "serve.log").read_text()[-3000:]
+            )
             time.sleep(0.5)
         yield f"http://127.0.0.1:{port}", project / "serve.log"
     finally:
@@ -196,7 +227,9 @@ def stop_process_group(process: subprocess.Popen) -> None:
 def test_served_model_answers_invocations_like_the_pyfunc_model(trained, pyfunc_model, server):
     _, dataset, _ = trained
     url, _ = server
-    rows = np.concatenate([dataset.splits["test_unseen"][: SERVED_ROWS // 2], dataset.splits["test_seen"][: SERVED_ROWS // 2]])
+    rows = np.concatenate(
+        [dataset.splits["test_unseen"][: SERVED_ROWS // 2], dataset.splits["test_seen"][: SERVED_ROWS // 2]]
+    )
     table = feature_table(dataset.features[rows])
     body = {"dataframe_split": table.to_dict(orient="split"), "params": {"inference.top_k": 3}}
     status, text = request(f"{url}/invocations", body)
@@ -208,11 +241,19 @@ def test_served_model_answers_invocations_like_the_pyfunc_model(trained, pyfunc_
     assert served["top_k_classes"].tolist() == local["top_k_classes"].tolist()
 
     # one column of vectors is the other feature form
-    vectors = {"dataframe_split": {"columns": ["features"], "data": [[row] for row in dataset.features[rows].tolist()]},
-               "params": {"inference.top_k": 3}}
+    vectors = {
+        "dataframe_split": {
+            "columns": ["features"],
+            "data": [[row] for row in dataset.features[rows].tolist()],
+        },
+        "params": {"inference.top_k": 3},
+    }
     status, text = request(f"{url}/invocations", vectors)
     assert status == 200, text
-    assert pd.DataFrame(json.loads(text)["predictions"])["predicted_class"].tolist() == local["predicted_class"].tolist()
+    assert (
+        pd.DataFrame(json.loads(text)["predictions"])["predicted_class"].tolist()
+        == local["predicted_class"].tolist()
+    )
 
 
 def refusal(url: str, body: dict) -> str:
@@ -233,18 +274,36 @@ def test_what_cannot_be_scored_gets_a_400_whose_message_says_why(trained, server
         "'feature_128', 'feature_129', 'feature_130', … (1920 in all)"
     )
     extra = feature_table(features).assign(image_id=["a", "b", "c"])
-    assert "unexpected column(s) 'image_id'" in refusal(url, {"dataframe_split": extra.to_dict(orient="split")})
+    assert "unexpected column(s) 'image_id'" in refusal(
+        url, {"dataframe_split": extra.to_dict(orient="split")}
+    )
     renamed = feature_table(features).rename(columns={"feature_0": "pixel_0"})
     message = refusal(url, {"dataframe_split": renamed.to_dict(orient="split")})
     assert "unexpected column(s) 'pixel_0'; missing 'feature_0'" in message
     split = feature_table(features).to_dict(orient="split")
     split["data"][1][3] = None  # a JSON null, row 1
-    assert "row 1, column 'feature_3': expected a finite number, got nan" in refusal(url, {"dataframe_split": split})
-    short = {"dataframe_split": {"columns": ["features"], "data": [[features[0].tolist()], [features[1, :100].tolist()]]}}
-    assert "column 'features', row 1: expected a vector of the model's 128 features, got shape (100,)" in refusal(url, short)
+    assert "row 1, column 'feature_3': expected a finite number, got nan" in refusal(
+        url, {"dataframe_split": split}
+    )
+    short = {
+        "dataframe_split": {
+            "columns": ["features"],
+            "data": [[features[0].tolist()], [features[1, :100].tolist()]],
+        }
+    }
+    assert (
+        "column 'features', row 1: expected a vector of the model's 128 features, got shape (100,)"
+        in refusal(url, short)
+    )
     header_only = "class," + ",".join(f"a{i}" for i in range(dataset.attribute_dim)) + "\n"
-    body = {"dataframe_split": feature_table(features).to_dict(orient="split"), "params": {"inference.new_classes": header_only}}
-    assert refusal(url, body) == "params 'inference.new_classes': no class rows after the header; expected one row per class to add"
+    body = {
+        "dataframe_split": feature_table(features).to_dict(orient="split"),
+        "params": {"inference.new_classes": header_only},
+    }
+    assert (
+        refusal(url, body)
+        == "params 'inference.new_classes': no class rows after the header; expected one row per class to add"
+    )
     # image paths reach the model, which has no backbone to embed them
     images = {"dataframe_split": {"columns": ["image_path"], "data": [["/images/okapi.jpg"]]}}
     assert "it has no image backbone" in refusal(url, images)
@@ -253,8 +312,10 @@ def test_what_cannot_be_scored_gets_a_400_whose_message_says_why(trained, server
 def test_the_server_writes_at_most_one_line_per_request(trained, server):
     _, dataset, _ = trained
     url, log_file = server
-    body = {"dataframe_split": feature_table(dataset.features[:1]).to_dict(orient="split"),
-            "params": {"inference.top_k": 2}}
+    body = {
+        "dataframe_split": feature_table(dataset.features[:1]).to_dict(orient="split"),
+        "params": {"inference.top_k": 2},
+    }
     assert request(f"{url}/invocations", body)[0] == 200
     time.sleep(0.5)
     before = log_file.read_text().count("\n")

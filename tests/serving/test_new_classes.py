@@ -13,12 +13,26 @@ from fsigenz.methods.eszsl import ESZSL
 from fsigenz.methods.fsigenz import FSIGenZClassifier
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.pipelines.inference.nodes import predict_classes
-from fsigenz.serving import ImageBackbone, add_classes, add_examples, classifier_of, feature_table, features_from_table
+from fsigenz.serving import (
+    ImageBackbone,
+    add_classes,
+    add_examples,
+    classifier_of,
+    feature_table,
+    features_from_table,
+)
 
 # an easy synthetic benchmark: the test is about the mechanism, not the method's accuracy
 EASY = dict(
-    n_seen_classes=20, n_unseen_classes=5, n_val_classes=4, feature_dim=64, images_per_class=40,
-    class_separation=1.5, unexplained_variation=0.1, noise=0.5, seed=0,
+    n_seen_classes=20,
+    n_unseen_classes=5,
+    n_val_classes=4,
+    feature_dim=64,
+    images_per_class=40,
+    class_separation=1.5,
+    unexplained_variation=0.1,
+    noise=0.5,
+    seed=0,
 )
 TINY_SCC = dict(encoder_hidden=64, scorer_hidden=64, batch_size=32, n_steps=800, device="cpu")
 GAMMA = 0.5
@@ -69,7 +83,9 @@ def train_without(dataset, removed: int, method_name: str, estimator) -> ZeroSho
 @pytest.fixture(scope="module")
 def eszsl_model(benchmark):
     dataset, removed = benchmark
-    return train_without(dataset, removed, "eszsl", ESZSL(feature_regularization=1.0, attribute_regularization=1.0))
+    return train_without(
+        dataset, removed, "eszsl", ESZSL(feature_regularization=1.0, attribute_regularization=1.0)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +137,12 @@ def test_fsigenz_scores_new_columns_with_the_fitted_msas_threshold(benchmark, fs
     # prototypes of the fitted generator) is what the model serves
     expected = estimator.decision_function(features, new_attributes)
     np.testing.assert_allclose(scores[:, -1:], expected, rtol=1e-5, atol=1e-5)
-    refitted = type(estimator.msas_)(**{k: getattr(estimator.msas_, k) for k in ("enabled", "threshold", "threshold_mode", "weight")})
-    assert not np.allclose(refitted.fit(new_attributes).transform(new_attributes), adjusted)  # T_h not refitted
+    refitted = type(estimator.msas_)(
+        **{k: getattr(estimator.msas_, k) for k in ("enabled", "threshold", "threshold_mode", "weight")}
+    )
+    assert not np.allclose(
+        refitted.fit(new_attributes).transform(new_attributes), adjusted
+    )  # T_h not refitted
 
 
 def test_calibrated_stacking_leaves_added_classes_alone(benchmark, fsigenz_model):
@@ -139,7 +159,9 @@ def test_classes_added_in_two_steps_equal_one_step(benchmark, eszsl_model):
     dataset, _ = benchmark
     attributes = dataset.class_attributes[:, :2] * 0.5
     features = dataset.features[:5]
-    stepwise = eszsl_model.with_new_classes(["x"], attributes[:, :1]).with_new_classes(["y"], attributes[:, 1:])
+    stepwise = eszsl_model.with_new_classes(["x"], attributes[:, :1]).with_new_classes(
+        ["y"], attributes[:, 1:]
+    )
     at_once = eszsl_model.with_new_classes(["x", "y"], attributes)
     assert stepwise.class_names == at_once.class_names
     np.testing.assert_allclose(stepwise.scores(features), at_once.scores(features), rtol=1e-6)
@@ -152,7 +174,9 @@ def write_classes(tmp_path, eszsl_model):
 
     def write(rows: list[list], n_attributes: int = m):
         path = tmp_path / "new_classes.csv"
-        pd.DataFrame(rows, columns=["class", *[f"attribute_{i}" for i in range(n_attributes)]]).to_csv(path, index=False)
+        pd.DataFrame(rows, columns=["class", *[f"attribute_{i}" for i in range(n_attributes)]]).to_csv(
+            path, index=False
+        )
         return path
 
     return write
@@ -160,7 +184,9 @@ def write_classes(tmp_path, eszsl_model):
 
 def test_wrong_attribute_dimension_names_the_file_and_the_expected_dimension(write_classes, eszsl_model):
     path = write_classes([["zebra", *[0.1] * 31]], n_attributes=31)
-    with pytest.raises(DataValidationError, match=r"new_classes\.csv: expected 32 attribute columns after 'class'.*got 31"):
+    with pytest.raises(
+        DataValidationError, match=r"new_classes\.csv: expected 32 attribute columns after 'class'.*got 31"
+    ):
         add_classes(eszsl_model, path)
 
 
@@ -169,13 +195,18 @@ def test_nan_attribute_names_the_file_row_class_and_column(write_classes, eszsl_
     broken = list(values)
     broken[4] = np.nan
     path = write_classes([["zebra", *values], ["okapi", *broken]])
-    with pytest.raises(DataValidationError, match=r"new_classes\.csv: row 1 \(class 'okapi'\), column 'attribute_4': expected a finite number, got nan"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"new_classes\.csv: row 1 \(class 'okapi'\), column 'attribute_4': expected a finite number, got nan",
+    ):
         add_classes(eszsl_model, path)
 
 
 def test_duplicate_and_clashing_names_are_refused(write_classes, eszsl_model):
     values = [0.1] * 32
-    with pytest.raises(DataValidationError, match=r"new_classes\.csv: column 'class': duplicated class name\(s\) 'zebra'"):
+    with pytest.raises(
+        DataValidationError, match=r"new_classes\.csv: column 'class': duplicated class name\(s\) 'zebra'"
+    ):
         add_classes(eszsl_model, write_classes([["zebra", *values], ["zebra", *values]]))
     trained = eszsl_model.class_names[3]
     with pytest.raises(DataValidationError, match=rf"already classes of the model: '{trained}'"):
@@ -192,9 +223,17 @@ def test_missing_file_class_column_and_unsupported_method(tmp_path, eszsl_model)
         def decision_function(self, features):
             return np.zeros((len(features), 2), dtype=np.float32)
 
-    closed = ZeroShotClassifier("closed", ClosedClassifier(), ("a", "b"), np.array([0]), np.array([1]),
-                                metadata={"attribute_dim": 2, "feature_dim": 3})
-    with pytest.raises(DataValidationError, match=r"method 'closed' cannot score classes added after training"):
+    closed = ZeroShotClassifier(
+        "closed",
+        ClosedClassifier(),
+        ("a", "b"),
+        np.array([0]),
+        np.array([1]),
+        metadata={"attribute_dim": 2, "feature_dim": 3},
+    )
+    with pytest.raises(
+        DataValidationError, match=r"method 'closed' cannot score classes added after training"
+    ):
         add_classes(closed, class_table(["c"], np.ones((2, 1))))
 
 
@@ -210,15 +249,20 @@ def test_feature_table_round_trip_and_vector_column():
     features = np.arange(12, dtype=np.float32).reshape(3, 4)
     table = feature_table(features)
     assert list(table.columns) == ["feature_0", "feature_1", "feature_2", "feature_3"]
-    np.testing.assert_array_equal(features_from_table(table[table.columns[::-1]], 4), features)  # any column order
+    np.testing.assert_array_equal(
+        features_from_table(table[table.columns[::-1]], 4), features
+    )  # any column order
     vectors = pd.DataFrame({"features": list(features)})
     np.testing.assert_array_equal(features_from_table(vectors, 4), features)
 
 
 def test_feature_table_accepts_exactly_the_feature_columns():
     table = feature_table(np.ones((2, 4)))
-    with pytest.raises(DataValidationError, match=r"features_to_score: expected exactly the model's 5 feature columns "
-                                                  r"feature_0 … feature_4.*got 4 column\(s\).*missing 'feature_4'"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"features_to_score: expected exactly the model's 5 feature columns "
+        r"feature_0 … feature_4.*got 4 column\(s\).*missing 'feature_4'",
+    ):
         features_from_table(table, 5, "features_to_score")
     with pytest.raises(DataValidationError, match=r"unexpected column\(s\) 'feature_3'"):  # too wide
         features_from_table(table, 3)
@@ -231,21 +275,30 @@ def test_feature_table_accepts_exactly_the_feature_columns():
 def test_feature_table_errors_name_the_column_and_the_row_counted_from_0():
     table = feature_table(np.ones((3, 4)))
     table.loc[1, "feature_2"] = np.nan
-    with pytest.raises(DataValidationError, match=r"row 1, column 'feature_2': expected a finite number, got nan"):
+    with pytest.raises(
+        DataValidationError, match=r"row 1, column 'feature_2': expected a finite number, got nan"
+    ):
         features_from_table(table, 4)
     table = feature_table(np.ones((3, 4))).astype({"feature_1": object})
     table.loc[2, "feature_1"] = "big"
     with pytest.raises(DataValidationError, match=r"column 'feature_1', row 2: expected a number, got 'big'"):
         features_from_table(table, 4)
-    with pytest.raises(DataValidationError, match=r"column 'features', row 0: expected a vector of the model's 4 features, got shape \(3,\)"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"column 'features', row 0: expected a vector of the model's 4 features, got shape \(3,\)",
+    ):
         features_from_table(pd.DataFrame({"features": [[1.0, 2.0, 3.0]]}), 4)
-    with pytest.raises(DataValidationError, match=r"column 'features', row 1, entry 2: expected a finite number"):
+    with pytest.raises(
+        DataValidationError, match=r"column 'features', row 1, entry 2: expected a finite number"
+    ):
         features_from_table(pd.DataFrame({"features": [[1.0] * 4, [1.0, 1.0, np.inf, 1.0]]}), 4)
 
 
 def test_header_only_and_all_zero_class_tables_are_refused(eszsl_model):
     header = "class," + ",".join(f"a{i}" for i in range(32)) + "\n"
-    with pytest.raises(DataValidationError, match=r"params 'inference.new_classes': no class rows after the header"):
+    with pytest.raises(
+        DataValidationError, match=r"params 'inference.new_classes': no class rows after the header"
+    ):
         predict_classes(eszsl_model, feature_table(np.ones((1, 64))), NO_BACKBONE, 3, True, header, "")
     zero = header + "okapi," + ",".join("0" for _ in range(32)) + "\n"
     with pytest.raises(DataValidationError, match=r"row 0 \(class 'okapi'\): all-zero attribute vector"):
@@ -258,16 +311,30 @@ def test_inference_node_adds_classes_from_csv_text(benchmark, eszsl_model):
     test_rows = dataset.splits["test_unseen"]
     own = test_rows[dataset.labels[test_rows] == removed]
     table = feature_table(dataset.features[own])
-    plain = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="", examples="")
+    plain = predict_classes(
+        eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="", examples=""
+    )
     pd.testing.assert_frame_equal(plain, eszsl_model.predict(dataset.features[own], top_k=3))
     assert list(plain.columns) == ["predicted_class", "score", "top_k_classes", "top_k_scores"]
     assert all(len(classes) == 3 for classes in plain["top_k_classes"])
 
     csv_text = class_table(["newcomer"], dataset.class_attributes[:, [removed]]).to_csv(index=False)
-    extended = predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes=csv_text, examples="")
+    extended = predict_classes(
+        eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes=csv_text, examples=""
+    )
     assert np.mean(extended["predicted_class"] == "newcomer") >= 0.8
-    with pytest.raises(DataValidationError, match=r"params 'inference.new_classes': expected 32 attribute columns"):
-        predict_classes(eszsl_model, table, NO_BACKBONE, top_k=3, calibrated=True, new_classes="class,a\nx,1\n", examples="")
+    with pytest.raises(
+        DataValidationError, match=r"params 'inference.new_classes': expected 32 attribute columns"
+    ):
+        predict_classes(
+            eszsl_model,
+            table,
+            NO_BACKBONE,
+            top_k=3,
+            calibrated=True,
+            new_classes="class,a\nx,1\n",
+            examples="",
+        )
 
 
 def own_and_other_rows(dataset, removed):
@@ -275,7 +342,9 @@ def own_and_other_rows(dataset, removed):
     return test_rows[dataset.labels[test_rows] == removed], test_rows[dataset.labels[test_rows] != removed]
 
 
-def test_fsigenz_scores_added_classes_by_prototypes_without_moving_the_trained_classes(benchmark, fsigenz_model):
+def test_fsigenz_scores_added_classes_by_prototypes_without_moving_the_trained_classes(
+    benchmark, fsigenz_model
+):
     """FSIGenZ's default for added classes: prototypes from the fitted generator, cosine mapped onto the
     trained unseen classes' SCC scores. The trained classes' scores stay exactly as they were; the added
     class is predicted for more of its images than through the SCC's semantic encoder."""
@@ -289,10 +358,14 @@ def test_fsigenz_scores_added_classes_by_prototypes_without_moving_the_trained_c
 
     features = dataset.features[np.concatenate([own, others])]
     np.testing.assert_array_equal(by_prototypes.scores(features)[:, :-1], fsigenz_model.scores(features))
-    share = {m: float(np.mean(model.predict(dataset.features[own])["predicted_class"] == name))
-             for m, model in (("prototypes", by_prototypes), ("attributes", by_attributes))}
+    share = {
+        m: float(np.mean(model.predict(dataset.features[own])["predicted_class"] == name))
+        for m, model in (("prototypes", by_prototypes), ("attributes", by_attributes))
+    }
     assert share["prototypes"] > share["attributes"], share
-    assert fsigenz_model.prototype_classes is None and len(fsigenz_model.class_names) == 24  # original untouched
+    assert (
+        fsigenz_model.prototype_classes is None and len(fsigenz_model.class_names) == 24
+    )  # original untouched
 
 
 def test_folding_in_examples_raises_a_class_accuracy_without_retraining(benchmark, fsigenz_model):
@@ -319,11 +392,21 @@ def test_folding_in_examples_raises_a_class_accuracy_without_retraining(benchmar
     trained_name = dataset.class_names[trained]
     folded = fsigenz_model.with_examples(trained_name, dataset.features[trained_rows[:5]])
     column = fsigenz_model.class_names.index(trained_name)
-    before, after = fsigenz_model.scores(dataset.features[trained_rows]), folded.scores(dataset.features[trained_rows])
+    before, after = (
+        fsigenz_model.scores(dataset.features[trained_rows]),
+        folded.scores(dataset.features[trained_rows]),
+    )
     assert np.all(after[:, column] >= before[:, column]) and len(folded.class_names) == 24
     # two batches of examples equal one batch of all of them (a running mean)
-    stepwise = added.with_examples(name, dataset.features[shots[:2]]).with_examples(name, dataset.features[shots[2:]])
-    np.testing.assert_allclose(stepwise.scores(dataset.features[held_out]), with_shots.scores(dataset.features[held_out]), rtol=1e-5, atol=1e-5)
+    stepwise = added.with_examples(name, dataset.features[shots[:2]]).with_examples(
+        name, dataset.features[shots[2:]]
+    )
+    np.testing.assert_allclose(
+        stepwise.scores(dataset.features[held_out]),
+        with_shots.scores(dataset.features[held_out]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_examples_as_a_request_parameter_and_their_errors(benchmark, fsigenz_model):
@@ -335,17 +418,33 @@ def test_examples_as_a_request_parameter_and_their_errors(benchmark, fsigenz_mod
     answer = predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", examples.to_csv(index=False))
     expected = add_examples(fsigenz_model, examples).predict(dataset.features[own[5:]], top_k=3)
     pd.testing.assert_frame_equal(answer, expected)
-    with pytest.raises(DataValidationError, match=r"params 'inference.examples': no example rows after the header"):
+    with pytest.raises(
+        DataValidationError, match=r"params 'inference.examples': no example rows after the header"
+    ):
         predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", "class,feature_0\n")
-    with pytest.raises(DataValidationError, match=r"params 'inference.examples': expected exactly the model's 64 feature columns"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"params 'inference.examples': expected exactly the model's 64 feature columns",
+    ):
         predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", "class,feature_0\nx,1.0\n")
-    with pytest.raises(DataValidationError, match=r"params 'inference.examples': column 'class', row 1: expected a class name"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"params 'inference.examples': column 'class', row 1: expected a class name",
+    ):
         broken = examples.copy()
         broken.loc[1, "class"] = ""
         predict_classes(fsigenz_model, table, NO_BACKBONE, 3, True, "", broken.to_csv(index=False))
-    with pytest.raises(ValueError, match=r"method 'ESZSL': folding in examples needs an FSIGenZ model with prototypes"):
-        ZeroShotClassifier("ESZSL", object(), ("a",), np.array([0]), np.array([], dtype=int),
-                           metadata={"feature_dim": 64, "attribute_dim": 32}).with_examples("a", np.ones((1, 64)))
+    with pytest.raises(
+        ValueError, match=r"method 'ESZSL': folding in examples needs an FSIGenZ model with prototypes"
+    ):
+        ZeroShotClassifier(
+            "ESZSL",
+            object(),
+            ("a",),
+            np.array([0]),
+            np.array([], dtype=int),
+            metadata={"feature_dim": 64, "attribute_dim": 32},
+        ).with_examples("a", np.ones((1, 64)))
 
 
 def test_add_classes_takes_a_served_model_or_says_what_it_expects(benchmark, eszsl_model):
@@ -354,10 +453,15 @@ def test_add_classes_takes_a_served_model_or_says_what_it_expects(benchmark, esz
 
     class Served:  # what mlflow.pyfunc.load_model returns: unwrap_python_model() holds the classifier
         def unwrap_python_model(self):
-            return type("ServedClassifier", (), {"trained_model": eszsl_model, "image_backbone": NO_BACKBONE})()
+            return type(
+                "ServedClassifier", (), {"trained_model": eszsl_model, "image_backbone": NO_BACKBONE}
+            )()
 
     assert classifier_of(Served()) is eszsl_model
     assert add_classes(Served(), table).class_names[-1] == "x"
-    with pytest.raises(TypeError, match=r"model: expected a fsigenz ZeroShotClassifier .* or a served fsigenz model "
-                                        r"loaded with mlflow.pyfunc.load_model, got dict"):
+    with pytest.raises(
+        TypeError,
+        match=r"model: expected a fsigenz ZeroShotClassifier .* or a served fsigenz model "
+        r"loaded with mlflow.pyfunc.load_model, got dict",
+    ):
         add_classes({}, table)

@@ -55,9 +55,7 @@ class ZeroShotDataset:
         object.__setattr__(self, "features", np.ascontiguousarray(self.features, dtype=np.float32))
         object.__setattr__(self, "labels", np.asarray(self.labels).astype(np.int64, copy=False))
         object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
-        object.__setattr__(
-            self, "class_attributes", np.asarray(self.class_attributes, dtype=np.float64)
-        )
+        object.__setattr__(self, "class_attributes", np.asarray(self.class_attributes, dtype=np.float64))
         object.__setattr__(self, "seen_classes", np.asarray(self.seen_classes, dtype=np.int64))
         object.__setattr__(self, "unseen_classes", np.asarray(self.unseen_classes, dtype=np.int64))
         object.__setattr__(
@@ -172,14 +170,30 @@ class ZeroShotDataset:
                 )
             values, counts = np.unique(rows, return_counts=True)
             if (counts > 1).any():
-                _fail(src, f"splits.{name}", f"contains duplicate row indices (0-based): {values[counts > 1][:5].tolist()}")
+                _fail(
+                    src,
+                    f"splits.{name}",
+                    f"contains duplicate row indices (0-based): {values[counts > 1][:5].tolist()}",
+                )
 
         split = self.splits
-        for a, b in (("trainval", "test_seen"), ("trainval", "test_unseen"), ("test_seen", "test_unseen"), ("train", "val")):
+        for a, b in (
+            ("trainval", "test_seen"),
+            ("trainval", "test_unseen"),
+            ("test_seen", "test_unseen"),
+            ("train", "val"),
+        ):
             shared = np.intersect1d(split[a], split[b])
             if shared.size:
-                _fail(src, f"splits.{b}", f"overlaps splits.{a} in {shared.size} rows (0-based: {shared[:5].tolist()})")
-        if not np.isin(split["train"], split["trainval"]).all() or not np.isin(split["val"], split["trainval"]).all():
+                _fail(
+                    src,
+                    f"splits.{b}",
+                    f"overlaps splits.{a} in {shared.size} rows (0-based: {shared[:5].tolist()})",
+                )
+        if (
+            not np.isin(split["train"], split["trainval"]).all()
+            or not np.isin(split["val"], split["trainval"]).all()
+        ):
             _fail(src, "splits.train/val", "the model-selection split must lie inside trainval")
 
         def _classes_outside(split_name: str, allowed: np.ndarray, what: str) -> None:

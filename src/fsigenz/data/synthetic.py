@@ -48,7 +48,14 @@ DEFAULTS = dict(
 )
 
 
-APPEARANCE_PARAMETERS = ("feature_dim", "n_subgroups", "subgroup_spread", "class_separation", "unexplained_variation", "noise")
+APPEARANCE_PARAMETERS = (
+    "feature_dim",
+    "n_subgroups",
+    "subgroup_spread",
+    "class_separation",
+    "unexplained_variation",
+    "noise",
+)
 
 
 def simulate_features(
@@ -82,11 +89,21 @@ def make_synthetic_benchmark(**params) -> ZeroShotDataset:
     if unknown:
         raise ValueError(f"synthetic source: unknown parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **{k: v for k, v in params.items() if k != "type"}}
-    for key in ("n_seen_classes", "n_unseen_classes", "attribute_dim", "feature_dim", "images_per_class", "n_families", "n_subgroups"):
+    for key in (
+        "n_seen_classes",
+        "n_unseen_classes",
+        "attribute_dim",
+        "feature_dim",
+        "images_per_class",
+        "n_families",
+        "n_subgroups",
+    ):
         if int(p[key]) < 1:
             raise ValueError(f"synthetic source: field '{key}': expected a positive integer, got {p[key]}")
     if not 0 < p["test_seen_fraction"] < 1:
-        raise ValueError(f"synthetic source: field 'test_seen_fraction': expected in (0, 1), got {p['test_seen_fraction']}")
+        raise ValueError(
+            f"synthetic source: field 'test_seen_fraction': expected in (0, 1), got {p['test_seen_fraction']}"
+        )
     if not 1 <= int(p["n_val_classes"]) < int(p["n_seen_classes"]):
         raise ValueError(
             f"synthetic source: field 'n_val_classes': expected 1..{int(p['n_seen_classes']) - 1}, got {p['n_val_classes']}"
@@ -99,7 +116,9 @@ def make_synthetic_benchmark(**params) -> ZeroShotDataset:
     n_classes, m = n_seen + n_unseen, int(p["attribute_dim"])
 
     # 1. families and class attributes
-    family_patterns = (rng.random((p["n_families"], m)) < p["attribute_density"]) * rng.uniform(0.5, 1.0, (p["n_families"], m))
+    family_patterns = (rng.random((p["n_families"], m)) < p["attribute_density"]) * rng.uniform(
+        0.5, 1.0, (p["n_families"], m)
+    )
     family_of_class = rng.integers(0, p["n_families"], n_classes)
     flips = rng.random((n_classes, m)) < 0.15
     raw = np.abs(family_patterns[family_of_class] - flips * rng.uniform(0.3, 1.0, (n_classes, m)))

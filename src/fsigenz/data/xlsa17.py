@@ -19,7 +19,12 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from fsigenz.data.dataset import DataValidationError, ZeroShotDataset, choose_val_classes, split_by_val_classes
+from fsigenz.data.dataset import (
+    DataValidationError,
+    ZeroShotDataset,
+    choose_val_classes,
+    split_by_val_classes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +44,9 @@ def _load_mat(path: Path) -> dict:
     try:
         return scipy.io.loadmat(str(path))
     except Exception as error:  # scipy raises several types for a corrupt file
-        raise DataValidationError(f"{path}: not a readable MATLAB .mat file ({type(error).__name__}: {error})") from error
+        raise DataValidationError(
+            f"{path}: not a readable MATLAB .mat file ({type(error).__name__}: {error})"
+        ) from error
 
 
 def _require_key(content: dict, key: str, path: Path) -> np.ndarray:
@@ -50,15 +57,23 @@ def _require_key(content: dict, key: str, path: Path) -> np.ndarray:
 
 
 def _names(cell: np.ndarray) -> list[str]:
-    return [str(np.asarray(item).ravel()[0]) if np.asarray(item).size else "" for item in np.asarray(cell).ravel()]
+    return [
+        str(np.asarray(item).ravel()[0]) if np.asarray(item).size else "" for item in np.asarray(cell).ravel()
+    ]
 
 
 def _whole_numbers(values: np.ndarray, path: Path, key: str, what: str) -> np.ndarray:
     """``values`` as int64, refusing NaN and fractions (naming the first bad entry, 1-based) instead of truncating."""
     values = np.asarray(values).ravel()
     if not np.issubdtype(values.dtype, np.number):
-        raise DataValidationError(f"{path}: field '{key}': expected {what} (whole numbers), got dtype {values.dtype}")
-    bad = ~np.isfinite(values) | (values != np.round(values)) if np.issubdtype(values.dtype, np.floating) else np.zeros(values.size, bool)
+        raise DataValidationError(
+            f"{path}: field '{key}': expected {what} (whole numbers), got dtype {values.dtype}"
+        )
+    bad = (
+        ~np.isfinite(values) | (values != np.round(values))
+        if np.issubdtype(values.dtype, np.floating)
+        else np.zeros(values.size, bool)
+    )
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataValidationError(
@@ -90,7 +105,7 @@ def _check_disjoint(locations: dict[str, np.ndarray], path: Path) -> None:
     """The evaluation splits share no image; name the shared 1-based locations."""
     names = list(locations)
     for i, first in enumerate(names):
-        for second in names[i + 1:]:
+        for second in names[i + 1 :]:
             shared = np.intersect1d(locations[first], locations[second])
             if shared.size:
                 raise DataValidationError(
@@ -106,7 +121,9 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
         try:
             content = dict(np.load(path, allow_pickle=False))
         except Exception as error:
-            raise DataValidationError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from error
+            raise DataValidationError(
+                f"{path}: not a readable .npz file ({type(error).__name__}: {error})"
+            ) from error
         features = np.asarray(_require_key(content, "features", path))
         labels = np.asarray(_require_key(content, "labels", path)).ravel()
     else:
@@ -114,7 +131,9 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
         features = np.asarray(_require_key(content, "features", path))
         labels = np.asarray(_require_key(content, "labels", path)).ravel()
         if features.ndim != 2:
-            raise DataValidationError(f"{path}: field 'features': expected a (d, N) matrix, got {features.shape}")
+            raise DataValidationError(
+                f"{path}: field 'features': expected a (d, N) matrix, got {features.shape}"
+            )
         if features.shape[0] == labels.size != features.shape[1]:
             raise DataValidationError(
                 f"{path}: field 'features': looks transposed: expected (d, N) = one column per image as xlsa17 "
@@ -153,10 +172,14 @@ def load_xlsa17(
 ) -> ZeroShotDataset:
     """Read an xlsa17 directory into a validated :class:`ZeroShotDataset`."""
     directory = Path(directory)
-    splits_path = _require_file(directory / splits_file, "the xlsa17 att_splits.mat (class attributes and split locations)")
+    splits_path = _require_file(
+        directory / splits_file, "the xlsa17 att_splits.mat (class attributes and split locations)"
+    )
     features_path = directory / features_file
     if attributes not in ATTRIBUTE_KEYS:
-        raise DataValidationError(f"xlsa17 source: field 'attributes': expected one of {ATTRIBUTE_KEYS}, got '{attributes}'")
+        raise DataValidationError(
+            f"xlsa17 source: field 'attributes': expected one of {ATTRIBUTE_KEYS}, got '{attributes}'"
+        )
 
     splits = _load_mat(splits_path)
     for key in REQUIRED_SPLIT_KEYS + (attributes,):
@@ -171,8 +194,12 @@ def load_xlsa17(
     if not np.isfinite(class_attributes).all():
         raise DataValidationError(f"{splits_path}: field '{attributes}': contains NaN or Inf")
     if (class_attributes < 0).any():
-        logger.warning("%s: %d negative entries in '%s' (xlsa17 marks unknown values -1); set to 0",
-                       splits_path, int((class_attributes < 0).sum()), attributes)
+        logger.warning(
+            "%s: %d negative entries in '%s' (xlsa17 marks unknown values -1); set to 0",
+            splits_path,
+            int((class_attributes < 0).sum()),
+            attributes,
+        )
         class_attributes = np.clip(class_attributes, 0.0, None)
 
     features, labels_1based = read_features(features_path)
@@ -186,7 +213,9 @@ def load_xlsa17(
     trainval = _locations(splits, "trainval_loc", splits_path, n_rows)
     test_seen = _locations(splits, "test_seen_loc", splits_path, n_rows)
     test_unseen = _locations(splits, "test_unseen_loc", splits_path, n_rows)
-    _check_disjoint({"trainval_loc": trainval, "test_seen_loc": test_seen, "test_unseen_loc": test_unseen}, splits_path)
+    _check_disjoint(
+        {"trainval_loc": trainval, "test_seen_loc": test_seen, "test_unseen_loc": test_unseen}, splits_path
+    )
 
     seen_classes = np.unique(labels[np.concatenate([trainval, test_seen])])
     unseen_classes = np.setdiff1d(np.arange(n_classes), seen_classes)
@@ -211,7 +240,10 @@ def load_xlsa17(
         val_classes, origin = np.array(sorted(index[n] for n in listed)), f"valclasses{validation_fold}.txt"
     else:
         count = n_val_classes or max(1, seen_classes.size // 5)
-        val_classes, origin = choose_val_classes(seen_classes, count, seed), f"{count} classes drawn with seed {seed}"
+        val_classes, origin = (
+            choose_val_classes(seen_classes, count, seed),
+            f"{count} classes drawn with seed {seed}",
+        )
     logger.info("%s: validation classes from %s", directory, origin)
     train, val = split_by_val_classes(labels, trainval, val_classes)
 
@@ -225,7 +257,11 @@ def load_xlsa17(
         splits=dict(trainval=trainval, test_seen=test_seen, test_unseen=test_unseen, train=train, val=val),
         name=name or directory.name,
         source=str(directory),
-        metadata={"features_file": str(features_path), "attributes": attributes, "validation_classes_from": origin},
+        metadata={
+            "features_file": str(features_path),
+            "attributes": attributes,
+            "validation_classes_from": origin,
+        },
     )
 
 
@@ -262,7 +298,9 @@ def write_res101_standin(
     else:
         unseen = np.sort(rng.choice(n_classes, size=max(1, n_classes // 5), replace=False))
     seen = np.setdiff1d(np.arange(n_classes), unseen)
-    val_file = Path(validation_classes_file) if validation_classes_file else splits_path.parent / "valclasses1.txt"
+    val_file = (
+        Path(validation_classes_file) if validation_classes_file else splits_path.parent / "valclasses1.txt"
+    )
     if val_file.is_file():
         index = {n: i for i, n in enumerate(class_names)}
         val_classes = np.array(sorted(index[n] for n in _read_class_list(val_file)))
@@ -288,8 +326,12 @@ def write_res101_standin(
     params = {**DEFAULTS, **(appearance or {}), "feature_dim": feature_dim}
     features = simulate_features(attributes, labels, params, rng)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(str(output_path), {
-        "features": features.T, "labels": (labels + 1).reshape(-1, 1).astype(np.float64),
-        STANDIN_MARKER: "fsigenz.data.xlsa17.write_res101_standin",  # so no report takes it for real features
-    })
+    scipy.io.savemat(
+        str(output_path),
+        {
+            "features": features.T,
+            "labels": (labels + 1).reshape(-1, 1).astype(np.float64),
+            STANDIN_MARKER: "fsigenz.data.xlsa17.write_res101_standin",  # so no report takes it for real features
+        },
+    )
     return output_path

@@ -113,9 +113,14 @@ def choose_calibration(
 ) -> tuple[float, GZSLResult]:
     """γ that maximises H on the given (validation) scores, and the result it gives."""
     both = np.concatenate([scores_unseen, scores_seen], axis=0)
-    best_gamma, best = 0.0, gzsl_accuracy(scores_unseen, labels_unseen, scores_seen, labels_seen, seen_mask, 0.0)
+    best_gamma, best = (
+        0.0,
+        gzsl_accuracy(scores_unseen, labels_unseen, scores_seen, labels_seen, seen_mask, 0.0),
+    )
     for gamma in calibration_grid(both, seen_mask, n_values):
-        result = gzsl_accuracy(scores_unseen, labels_unseen, scores_seen, labels_seen, seen_mask, float(gamma))
+        result = gzsl_accuracy(
+            scores_unseen, labels_unseen, scores_seen, labels_seen, seen_mask, float(gamma)
+        )
         if result.harmonic > best.harmonic:
             best_gamma, best = float(gamma), result
     return best_gamma, best
@@ -215,7 +220,11 @@ def seen_unseen_curve(
     scores_unseen = _check_scores(scores_unseen, labels_unseen, "seen-unseen curve: unseen scores")
     scores_seen = _check_scores(scores_seen, labels_seen, "seen-unseen curve: seen scores")
     seen_mask = np.asarray(seen_mask, dtype=bool)
-    if seen_mask.ndim != 1 or seen_mask.size != scores_unseen.shape[1] or scores_seen.shape[1] != seen_mask.size:
+    if (
+        seen_mask.ndim != 1
+        or seen_mask.size != scores_unseen.shape[1]
+        or scores_seen.shape[1] != seen_mask.size
+    ):
         raise ValueError(
             f"seen_mask: expected one flag per score column ({scores_unseen.shape[1]}), got shape {seen_mask.shape}"
         )
@@ -231,7 +240,9 @@ def seen_unseen_curve(
     def accuracy_after_each_breakpoint(flips, below, above, weights):
         # point 0: γ below every breakpoint; point k: γ just above breakpoint k - 1
         change = weights * (above.astype(float) - below.astype(float))
-        per_breakpoint = np.bincount(np.searchsorted(breakpoints, flips), weights=change, minlength=breakpoints.size)
+        per_breakpoint = np.bincount(
+            np.searchsorted(breakpoints, flips), weights=change, minlength=breakpoints.size
+        )
         return float(np.sum(weights * below)) + np.concatenate([[0.0], np.cumsum(per_breakpoint)])
 
     unseen = accuracy_after_each_breakpoint(flips_u, below_u, above_u, _sample_weights(labels_unseen))

@@ -22,7 +22,13 @@ import pandas as pd
 from fsigenz.evaluation.metrics import _check_scores, gzsl_predictions
 
 UNSEEN_CLASS_COLUMNS = (
-    "class", "test_images", "czsl", "gzsl", "gzsl_cs", "most_confused_with", "most_confused_share",
+    "class",
+    "test_images",
+    "czsl",
+    "gzsl",
+    "gzsl_cs",
+    "most_confused_with",
+    "most_confused_share",
 )
 CONFUSION_COLUMNS = ("true_class", "true_kind", "predicted_class", "predicted_kind", "images", "share")
 
@@ -64,15 +70,17 @@ def unseen_class_accuracy(
             confused, share = names[values[np.argmax(counts)]], 100.0 * counts.max() / mine.sum()
         else:
             confused, share = "", 0.0
-        rows.append({
-            "class": names[c],
-            "test_images": int(mine.sum()),
-            "czsl": 100.0 * float(np.mean(czsl[mine] == c)),
-            "gzsl": 100.0 * float(np.mean(gzsl[mine] == c)),
-            "gzsl_cs": 100.0 * float(np.mean(calibrated[mine] == c)),
-            "most_confused_with": confused,
-            "most_confused_share": share,
-        })
+        rows.append(
+            {
+                "class": names[c],
+                "test_images": int(mine.sum()),
+                "czsl": 100.0 * float(np.mean(czsl[mine] == c)),
+                "gzsl": 100.0 * float(np.mean(gzsl[mine] == c)),
+                "gzsl_cs": 100.0 * float(np.mean(calibrated[mine] == c)),
+                "most_confused_with": confused,
+                "most_confused_share": share,
+            }
+        )
     table = pd.DataFrame(rows, columns=list(UNSEEN_CLASS_COLUMNS))
     return table.sort_values(["gzsl_cs", "class"], kind="stable").reset_index(drop=True)
 
@@ -99,21 +107,27 @@ def confused_pairs(
     seen_mask = np.asarray(seen_mask, dtype=bool)
     names = _check_names(class_names, scores_unseen.shape[1])
     true = np.concatenate([np.asarray(labels_unseen), np.asarray(labels_seen)])
-    predicted = np.concatenate([
-        gzsl_predictions(scores_unseen, seen_mask, gamma), gzsl_predictions(scores_seen, seen_mask, gamma)
-    ])
+    predicted = np.concatenate(
+        [gzsl_predictions(scores_unseen, seen_mask, gamma), gzsl_predictions(scores_seen, seen_mask, gamma)]
+    )
     images_of_class = np.bincount(true, minlength=seen_mask.size)
     wrong = true != predicted
     pairs, counts = np.unique(np.stack([true[wrong], predicted[wrong]], axis=1), axis=0, return_counts=True)
     kind = np.where(seen_mask, "seen", "unseen")
-    table = pd.DataFrame({
-        "true_class": names[pairs[:, 0]] if pairs.size else [],
-        "true_kind": kind[pairs[:, 0]] if pairs.size else [],
-        "predicted_class": names[pairs[:, 1]] if pairs.size else [],
-        "predicted_kind": kind[pairs[:, 1]] if pairs.size else [],
-        "images": counts.astype(int) if pairs.size else [],
-        "share": 100.0 * counts / images_of_class[pairs[:, 0]] if pairs.size else [],
-    }, columns=list(CONFUSION_COLUMNS))
-    table = table.sort_values(["share", "images", "true_class", "predicted_class"],
-                              ascending=[False, False, True, True], kind="stable")
+    table = pd.DataFrame(
+        {
+            "true_class": names[pairs[:, 0]] if pairs.size else [],
+            "true_kind": kind[pairs[:, 0]] if pairs.size else [],
+            "predicted_class": names[pairs[:, 1]] if pairs.size else [],
+            "predicted_kind": kind[pairs[:, 1]] if pairs.size else [],
+            "images": counts.astype(int) if pairs.size else [],
+            "share": 100.0 * counts / images_of_class[pairs[:, 0]] if pairs.size else [],
+        },
+        columns=list(CONFUSION_COLUMNS),
+    )
+    table = table.sort_values(
+        ["share", "images", "true_class", "predicted_class"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
     return table.head(int(top_k)).reset_index(drop=True)

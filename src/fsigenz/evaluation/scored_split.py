@@ -38,13 +38,20 @@ class ScoredSplit:
 
     def curve(self) -> SeenUnseenCurve:
         """U and S for every γ (:func:`~fsigenz.evaluation.metrics.seen_unseen_curve`)."""
-        return seen_unseen_curve(self.scores_unseen, self.labels_unseen, self.scores_seen, self.labels_seen, self.seen_mask)
+        return seen_unseen_curve(
+            self.scores_unseen, self.labels_unseen, self.scores_seen, self.labels_seen, self.seen_mask
+        )
 
     def report(self) -> dict[str, float]:
         """CZSL, U / S / H without and with calibrated stacking, and AUSUC (all in %)."""
         report = zsl_report(
-            self.scores_unseen, self.labels_unseen, self.scores_seen, self.labels_seen,
-            self.seen_mask, self.unseen_classes, self.calibration_gamma,
+            self.scores_unseen,
+            self.labels_unseen,
+            self.scores_seen,
+            self.labels_seen,
+            self.seen_mask,
+            self.unseen_classes,
+            self.calibration_gamma,
         )
         return {**report, "ausuc": self.curve().area}
 
@@ -57,6 +64,12 @@ class ScoredSplit:
     def confused_pairs(self, top_k: int = 20) -> pd.DataFrame:
         """The ``top_k`` (true, predicted) class pairs with the largest share of the true class's images."""
         return confused_pairs(
-            self.scores_unseen, self.labels_unseen, self.scores_seen, self.labels_seen,
-            self.seen_mask, self.class_names, self.calibration_gamma, top_k,
+            self.scores_unseen,
+            self.labels_unseen,
+            self.scores_seen,
+            self.labels_seen,
+            self.seen_mask,
+            self.class_names,
+            self.calibration_gamma,
+            top_k,
         )

@@ -31,7 +31,9 @@ def _colours(names: Sequence[str]) -> dict[str, tuple]:
     return {name: palette(i % 10) for i, name in enumerate(names)}
 
 
-def efficiency_figure(table: pd.DataFrame, metric: str = "h", labels: Mapping[str, str] | None = None) -> Figure:
+def efficiency_figure(
+    table: pd.DataFrame, metric: str = "h", labels: Mapping[str, str] | None = None
+) -> Figure:
     """``metric`` (default GZSL H) against synthetic features per unseen class and against fit seconds.
 
     One colour per method, one marker per dataset. Methods that synthesise nothing sit at 0 on the
@@ -39,7 +41,9 @@ def efficiency_figure(table: pd.DataFrame, metric: str = "h", labels: Mapping[st
     """
     labels = labels or {}
     if table.empty:
-        return _message_figure("No runs with test metrics yet: run the pipelines, then the reporting pipeline.")
+        return _message_figure(
+            "No runs with test metrics yet: run the pipelines, then the reporting pipeline."
+        )
     methods = list(dict.fromkeys(table["method"]))
     datasets = list(dict.fromkeys(table["dataset"]))
     colours = _colours(methods)
@@ -54,9 +58,26 @@ def efficiency_figure(table: pd.DataFrame, metric: str = "h", labels: Mapping[st
             if pd.isna(x) or pd.isna(y):
                 continue
             marker = MARKERS[datasets.index(row.dataset) % len(MARKERS)]
-            ax.scatter(x, y, s=70, color=colours[row.method], marker=marker, edgecolor="black", linewidth=0.5, zorder=3)
-            ax.annotate(labels.get(row.method, row.method), (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
-        ax.set_xscale("symlog", linthresh=1.0) if x_column == "n_synthetic_per_class" else ax.set_xscale("log")
+            ax.scatter(
+                x,
+                y,
+                s=70,
+                color=colours[row.method],
+                marker=marker,
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=3,
+            )
+            ax.annotate(
+                labels.get(row.method, row.method),
+                (x, y),
+                xytext=(5, 4),
+                textcoords="offset points",
+                fontsize=8,
+            )
+        ax.set_xscale("symlog", linthresh=1.0) if x_column == "n_synthetic_per_class" else ax.set_xscale(
+            "log"
+        )
         ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel(f"{MARKDOWN_HEADERS.get(metric, metric)} (%)")
@@ -76,7 +97,9 @@ def study_figure(table: pd.DataFrame, study: str, metrics: Sequence[str] = STUDY
     One row of panels per dataset.
     """
     if table.empty:
-        return _message_figure(f"No finished runs of study '{study}' yet: python scripts/run_study.py {study}")
+        return _message_figure(
+            f"No finished runs of study '{study}' yet: python scripts/run_study.py {study}"
+        )
     datasets = list(dict.fromkeys(table["dataset"]))
     swept = [p for p in dict.fromkeys(table["swept_parameter"]) if isinstance(p, str)]
     named = table[table["swept_parameter"].isna()]
@@ -94,8 +117,13 @@ def study_figure(table: pd.DataFrame, study: str, metrics: Sequence[str] = STUDY
             width = 0.8 / len(metrics)
             for i, metric in enumerate(metrics):
                 values = named_rows[metric].to_numpy(dtype=float)
-                bars = ax.bar(positions + (i - (len(metrics) - 1) / 2) * width, values, width,
-                              label=MARKDOWN_HEADERS.get(metric, metric), color=colours[metric])
+                bars = ax.bar(
+                    positions + (i - (len(metrics) - 1) / 2) * width,
+                    values,
+                    width,
+                    label=MARKDOWN_HEADERS.get(metric, metric),
+                    color=colours[metric],
+                )
                 ax.bar_label(bars, fmt="%.0f", fontsize=6)
             ax.set_xticks(positions, named_rows["setting"].tolist(), rotation=20, ha="right")
             ax.set_ylabel(f"{dataset}: accuracy (%)")
@@ -108,8 +136,13 @@ def study_figure(table: pd.DataFrame, study: str, metrics: Sequence[str] = STUDY
             order = np.argsort(points["value"].to_numpy(dtype=float))
             x = points["value"].to_numpy(dtype=float)[order]
             for metric in metrics:
-                ax.plot(x, points[metric].to_numpy(dtype=float)[order], marker="o",
-                        label=MARKDOWN_HEADERS.get(metric, metric), color=colours[metric])
+                ax.plot(
+                    x,
+                    points[metric].to_numpy(dtype=float)[order],
+                    marker="o",
+                    label=MARKDOWN_HEADERS.get(metric, metric),
+                    color=colours[metric],
+                )
             ax.set_xlabel(parameter)
             if len(x) and x.min() > 0 and x.max() / x.min() > LOG_AXIS_RATIO:
                 ax.set_xscale("log")
@@ -136,7 +169,11 @@ def prototype_tsne_figure(
     row; one colour per class.
     """
     embedding, kinds, class_labels = np.asarray(embedding), np.asarray(kinds), np.asarray(class_labels)
-    if embedding.ndim != 2 or embedding.shape[1] != 2 or not (len(embedding) == len(kinds) == len(class_labels)):
+    if (
+        embedding.ndim != 2
+        or embedding.shape[1] != 2
+        or not (len(embedding) == len(kinds) == len(class_labels))
+    ):
         raise ValueError(
             f"embedding: expected (n, 2) with one kind and one class label per row, got {embedding.shape}, "
             f"{kinds.shape}, {class_labels.shape}"
@@ -154,11 +191,23 @@ def prototype_tsne_figure(
         for kind, style in styles.items():
             rows = (class_labels == c) & (kinds == kind)
             if rows.any():
-                ax.scatter(embedding[rows, 0], embedding[rows, 1], color=colours[c], **style,
-                           label=class_names.get(c, str(c)) if kind == "feature" else None)
+                ax.scatter(
+                    embedding[rows, 0],
+                    embedding[rows, 1],
+                    color=colours[c],
+                    **style,
+                    label=class_names.get(c, str(c)) if kind == "feature" else None,
+                )
     for kind, style in styles.items():  # legend entries for the marker meaning
-        ax.scatter([], [], color="grey", **{**style, "alpha": 1.0}, label={"feature": "real feature",
-                   "centre": "k-means centre", "prototype": "FSIGenZ prototype"}[kind])
+        ax.scatter(
+            [],
+            [],
+            color="grey",
+            **{**style, "alpha": 1.0},
+            label={"feature": "real feature", "centre": "k-means centre", "prototype": "FSIGenZ prototype"}[
+                kind
+            ],
+        )
     ax.legend(fontsize=7, ncol=2, loc="best", markerscale=1.2)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -173,23 +222,46 @@ def prototype_tsne_figure(
     return figure
 
 
-def seen_unseen_figure(curve, calibration_gamma: float | None = None, title: str = "Seen-unseen accuracy curve") -> Figure:
+def seen_unseen_figure(
+    curve, calibration_gamma: float | None = None, title: str = "Seen-unseen accuracy curve"
+) -> Figure:
     """S against U over every calibration γ (a :class:`~fsigenz.evaluation.metrics.SeenUnseenCurve`), its
     area (AUSUC) in the legend, and the operating points γ = 0 and, when given, the γ chosen on validation."""
     figure = Figure(figsize=(5.6, 5), layout="constrained")
     ax = figure.subplots()
-    ax.plot(curve.unseen, curve.seen, color="tab:blue", drawstyle="default", label=f"all γ: AUSUC {curve.area:.1f}")
+    ax.plot(
+        curve.unseen,
+        curve.seen,
+        color="tab:blue",
+        drawstyle="default",
+        label=f"all γ: AUSUC {curve.area:.1f}",
+    )
     ax.fill_between(curve.unseen, curve.seen, alpha=0.12, color="tab:blue")
     marks = [(0.0, "γ = 0 (no calibration)", "o", "tab:red")]
     if calibration_gamma is not None:
-        marks.append((float(calibration_gamma), f"γ = {calibration_gamma:.3g} (chosen on validation)", "s", "tab:green"))
+        marks.append(
+            (
+                float(calibration_gamma),
+                f"γ = {calibration_gamma:.3g} (chosen on validation)",
+                "s",
+                "tab:green",
+            )
+        )
     for gamma, label, marker, colour in marks:
         # the curve point whose γ interval holds gamma (a breakpoint itself takes the point above it)
         k = int(np.searchsorted(curve.breakpoints, gamma, side="right"))
         u, s = curve.unseen[k], curve.seen[k]
         h = 0.0 if u + s == 0 else 2 * u * s / (u + s)
-        ax.scatter([u], [s], marker=marker, s=60, color=colour, edgecolor="black", zorder=3,
-                   label=f"{label}: U {u:.1f}, S {s:.1f}, H {h:.1f}")
+        ax.scatter(
+            [u],
+            [s],
+            marker=marker,
+            s=60,
+            color=colour,
+            edgecolor="black",
+            zorder=3,
+            label=f"{label}: U {u:.1f}, S {s:.1f}, H {h:.1f}",
+        )
     ax.set_xlabel("U: accuracy on unseen classes (%)")
     ax.set_ylabel("S: accuracy on seen classes (%)")
     ax.set_xlim(0, 100)

@@ -56,7 +56,9 @@ def prototypes_by_class(prototype_table: pd.DataFrame) -> dict[int, np.ndarray]:
     """``{class_index: (P, d) prototypes}`` from a prototype table (columns class_index, prototype, vector)."""
     missing = {"class_index", "prototype", "vector"} - set(prototype_table.columns)
     if missing:
-        raise ValueError(f"prototype_table: missing column(s) {sorted(missing)}; rerun the prototypes pipeline")
+        raise ValueError(
+            f"prototype_table: missing column(s) {sorted(missing)}; rerun the prototypes pipeline"
+        )
     return {
         int(c): np.stack(rows.sort_values("prototype")["vector"].to_numpy()).astype(np.float64)
         for c, rows in prototype_table.groupby("class_index")
@@ -69,8 +71,10 @@ def kmeans_centres(features: np.ndarray, n_clusters: int, seed: int = 0) -> np.n
 
     k = int(min(n_clusters, len(features)))
     if k < 1:
-        raise ValueError(f"kmeans_centres: expected at least one feature row and n_clusters >= 1, got "
-                         f"{len(features)} rows, n_clusters={n_clusters}")
+        raise ValueError(
+            f"kmeans_centres: expected at least one feature row and n_clusters >= 1, got "
+            f"{len(features)} rows, n_clusters={n_clusters}"
+        )
     return KMeans(n_clusters=k, n_init=4, random_state=seed).fit(features).cluster_centers_
 
 
@@ -80,7 +84,9 @@ def nearest_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
 
 
-def random_span_points(seen_class_means: np.ndarray, n: int, norm: float, rng: np.random.Generator) -> np.ndarray:
+def random_span_points(
+    seen_class_means: np.ndarray, n: int, norm: float, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` points M_s α, α ~ N(0, I_K), each rescaled to L2 norm ``norm``."""
     points = rng.standard_normal((n, seen_class_means.shape[0])) @ seen_class_means
     return points * (norm / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), np.finfo(float).tiny))
@@ -105,7 +111,9 @@ def prototype_geometry(
     rng = np.random.default_rng(seed)
     classes = [c for c in prototypes if np.any(real.labels == c)]
     if not classes:
-        raise ValueError("prototype_geometry: no unseen class has both prototypes and real test_unseen features")
+        raise ValueError(
+            "prototype_geometry: no unseen class has both prototypes and real test_unseen features"
+        )
     centres = {c: kmeans_centres(real.features[real.labels == c], n_clusters, seed) for c in classes}
     all_centres = np.concatenate([centres[c] for c in classes])
     centre_class = np.concatenate([np.full(len(centres[c]), c) for c in classes])
@@ -116,7 +124,9 @@ def prototype_geometry(
         norm = float(np.linalg.norm(class_prototypes, axis=1).mean())
         distances = {
             "prototype": nearest_distances(class_prototypes, centres[c]),
-            "span": nearest_distances(random_span_points(real.seen_class_means, n_random_per_class, norm, rng), centres[c]),
+            "span": nearest_distances(
+                random_span_points(real.seen_class_means, n_random_per_class, norm, rng), centres[c]
+            ),
             "box": nearest_distances(random_box_points(own_features, n_random_per_class, rng), centres[c]),
             "feature": nearest_distances(own_features, centres[c]),
         }
@@ -127,17 +137,19 @@ def prototype_geometry(
         for key, values in distances.items():
             pooled[key].append(values)
         pooled["own"].append(own)
-        records.append({
-            "class_index": int(c),
-            "n_features": int(len(own_features)),
-            "n_prototypes": int(len(class_prototypes)),
-            "n_centres": int(len(centres[c])),
-            "prototype_distance": float(distances["prototype"].mean()),
-            "random_span_distance": float(distances["span"].mean()),
-            "random_box_distance": float(distances["box"].mean()),
-            "feature_distance": float(distances["feature"].mean()),
-            "own_class_rate": float(own.mean()),
-        })
+        records.append(
+            {
+                "class_index": int(c),
+                "n_features": int(len(own_features)),
+                "n_prototypes": int(len(class_prototypes)),
+                "n_centres": int(len(centres[c])),
+                "prototype_distance": float(distances["prototype"].mean()),
+                "random_span_distance": float(distances["span"].mean()),
+                "random_box_distance": float(distances["box"].mean()),
+                "feature_distance": float(distances["feature"].mean()),
+                "own_class_rate": float(own.mean()),
+            }
+        )
     mean = {key: float(np.concatenate(values).mean()) for key, values in pooled.items()}
     summary = {
         "prototype_distance": mean["prototype"],
@@ -168,14 +180,20 @@ def visualisation_points(
         rows = np.flatnonzero(real.labels == c)
         if len(rows) > max_features_per_class:
             rows = np.sort(rng.choice(rows, max_features_per_class, replace=False))
-        for kind, block in (("feature", real.features[rows]), ("centre", centres[c]), ("prototype", prototypes[c])):
+        for kind, block in (
+            ("feature", real.features[rows]),
+            ("centre", centres[c]),
+            ("prototype", prototypes[c]),
+        ):
             points.append(np.asarray(block, dtype=np.float64))
             kinds.extend([kind] * len(block))
             labels.extend([c] * len(block))
     return np.concatenate(points), np.asarray(kinds), np.asarray(labels)
 
 
-def tsne_embedding(points: np.ndarray, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
+def tsne_embedding(
+    points: np.ndarray, perplexity: float = 30.0, seed: int = 0, max_iter: int = 1000
+) -> np.ndarray:
     """(n, 2) t-SNE of ``points`` (after PCA to at most :data:`TSNE_PCA_COMPONENTS` dimensions).
 
     ``max_iter`` (>= 250, the early-exaggeration phase): gradient steps in all.
@@ -188,6 +206,6 @@ def tsne_embedding(points: np.ndarray, perplexity: float = 30.0, seed: int = 0, 
     n_components = min(TSNE_PCA_COMPONENTS, points.shape[1], len(points))
     reduced = PCA(n_components=n_components, random_state=seed).fit_transform(points)
     perplexity = float(min(perplexity, (len(points) - 1) / 3))
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max_iter).fit_transform(
-        reduced
-    )
+    return TSNE(
+        n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max_iter
+    ).fit_transform(reduced)

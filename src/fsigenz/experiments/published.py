@@ -59,9 +59,15 @@ def describe_data(source: str, metadata: Mapping[str, Any], feature_dim: int) ->
     if "features_file" in metadata:  # xlsa17: att is what published results use; original_att is unnormalised
         attributes = metadata.get("attributes", "att")
         semantics = ATTRIBUTES if attributes == "att" else f"{ATTRIBUTES} ({attributes})"
-        return {"features": _features_of_file(Path(metadata["features_file"]), feature_dim), "semantics": semantics}
+        return {
+            "features": _features_of_file(Path(metadata["features_file"]), feature_dim),
+            "semantics": semantics,
+        }
     if "attribute_names" in metadata:  # the generic format: features.npy beside class_attributes.csv
-        return {"features": _features_of_file(Path(source) / "features.npy", feature_dim), "semantics": ATTRIBUTES}
+        return {
+            "features": _features_of_file(Path(source) / "features.npy", feature_dim),
+            "semantics": ATTRIBUTES,
+        }
     return {"features": "unknown", "semantics": "unknown"}
 
 
@@ -84,7 +90,9 @@ def published_table(entries: Any, where: str = "published") -> pd.DataFrame:
             raise ValueError(f"{at}: expected a mapping with {list(PUBLISHED_FIELDS)}, got {entry!r}")
         missing = [f for f in PUBLISHED_FIELDS if f not in entry]
         if missing:
-            raise ValueError(f"{at} ({entry.get('method', '?')}, {entry.get('dataset', '?')}): missing field(s) {missing}")
+            raise ValueError(
+                f"{at} ({entry.get('method', '?')}, {entry.get('dataset', '?')}): missing field(s) {missing}"
+            )
         unknown = sorted(set(entry) - set(PUBLISHED_COLUMNS))
         if unknown:
             raise ValueError(f"{at}: unknown field(s) {unknown}; expected {list(PUBLISHED_COLUMNS)}")
@@ -93,27 +101,37 @@ def published_table(entries: Any, where: str = "published") -> pd.DataFrame:
             if value is None and field != "h":
                 continue  # some sources give H only
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise ValueError(f"{at} ({entry['method']}, {entry['dataset']}): field '{field}': expected a percentage in [0, 100]"
-                                 f"{' or null' if field != 'h' else ''}, got {value!r}")
+                raise ValueError(
+                    f"{at} ({entry['method']}, {entry['dataset']}): field '{field}': expected a percentage in [0, 100]"
+                    f"{' or null' if field != 'h' else ''}, got {value!r}"
+                )
         u, s, h = (np.nan if entry[f] is None else float(entry[f]) for f in ("unseen", "seen", "h"))
         expected_h = 0.0 if u + s == 0 else 2 * u * s / (u + s)
-        if not np.isnan(expected_h) and abs(expected_h - h) > 0.15:  # papers round U, S and H to one decimal each
+        if (
+            not np.isnan(expected_h) and abs(expected_h - h) > 0.15
+        ):  # papers round U, S and H to one decimal each
             raise ValueError(
                 f"{at} ({entry['method']}, {entry['dataset']}): field 'h': {h} is not the harmonic mean of "
                 f"U {u} and S {s} ({expected_h:.2f}); check the numbers against the source"
             )
-        rows.append({
-            **{f: entry[f] for f in PUBLISHED_FIELDS},
-            "unseen": u, "seen": s, "h": h,
-            "label": str(entry.get("label") or entry["method"]),
-            "note": str(entry.get("note") or ""),
-        })
+        rows.append(
+            {
+                **{f: entry[f] for f in PUBLISHED_FIELDS},
+                "unseen": u,
+                "seen": s,
+                "h": h,
+                "label": str(entry.get("label") or entry["method"]),
+                "note": str(entry.get("note") or ""),
+            }
+        )
     table = pd.DataFrame(rows, columns=list(PUBLISHED_COLUMNS))
     duplicated = table[table.duplicated(["method", "dataset", "features", "semantics"], keep=False)]
     if not duplicated.empty:
         first = duplicated.iloc[0]
-        raise ValueError(f"{where}: more than one entry for {first['method']} on {first['dataset']} "
-                         f"({first['features']}, {first['semantics']})")
+        raise ValueError(
+            f"{where}: more than one entry for {first['method']} on {first['dataset']} "
+            f"({first['features']}, {first['semantics']})"
+        )
     return table
 
 
@@ -140,6 +158,7 @@ def published_beside(project: pd.DataFrame, published: pd.DataFrame) -> pd.DataF
     centre = pd.to_numeric(matched["project_h"], errors="coerce")
     half = pd.to_numeric(matched["project_h_ci95"], errors="coerce")
     outside = (matched["h"] - centre).abs() > half
-    matched["outside_interval"] = [bool(o) if pd.notna(c) and pd.notna(w) else None
-                                   for o, c, w in zip(outside, centre, half)]
+    matched["outside_interval"] = [
+        bool(o) if pd.notna(c) and pd.notna(w) else None for o, c, w in zip(outside, centre, half)
+    ]
     return matched[columns].reset_index(drop=True)

@@ -46,8 +46,17 @@ INTERVAL_SUFFIX = "_ci95"
 GENERATION_TIMINGS = ("seen_classifier_pretraining", "generator_training", "synthesis")
 PROTOTYPE_NODE = "generate_prototype_table"
 RUN_COLUMNS = [
-    "run_id", "start_time", "study", "setting", "seed", "dataset", "method", "features", "semantics",
-    *ACCURACY_COLUMNS, *COST_COLUMNS,
+    "run_id",
+    "start_time",
+    "study",
+    "setting",
+    "seed",
+    "dataset",
+    "method",
+    "features",
+    "semantics",
+    *ACCURACY_COLUMNS,
+    *COST_COLUMNS,
 ]
 MARKDOWN_HEADERS = {
     "method": "Method",
@@ -101,11 +110,18 @@ def runs_by_dataset(
         # the method a run used, in the precedence of fsigenz.configuration (highest first); the
         # "overrides" spelling is that of runs made before the per-dataset blocks lost it
         method = _column(part, f"params.command_line.{ns}.model.method")
-        for key in ("command_line.model.method", f"{ns}.model.method", f"{ns}.overrides.model.method", "model.method"):
+        for key in (
+            "command_line.model.method",
+            f"{ns}.model.method",
+            f"{ns}.overrides.model.method",
+            "model.method",
+        ):
             method = method.fillna(_column(part, f"params.{key}"))
         method = method.fillna("unknown").astype(str)
         uses_table = method.isin(list(prototype_table_methods))
-        prototype_seconds = _number(part, f"metrics.time.{ns}.{PROTOTYPE_NODE}").fillna(0.0).where(uses_table, 0.0)
+        prototype_seconds = (
+            _number(part, f"metrics.time.{ns}.{PROTOTYPE_NODE}").fillna(0.0).where(uses_table, 0.0)
+        )
         generator_seconds = sum(
             (_number(part, f"metrics.{ns}.seconds_{name}").fillna(0.0) for name in GENERATION_TIMINGS),
             pd.Series(0.0, index=part.index),
@@ -122,7 +138,9 @@ def runs_by_dataset(
                 "features": _column(part, f"tags.{ns}.features"),
                 "semantics": _column(part, f"tags.{ns}.semantics"),
                 **{col: _number(part, f"metrics.{ns}.{key}") for col, key in ACCURACY_COLUMNS.items()},
-                "n_synthetic_per_class": _number(part, f"metrics.{ns}.n_synthetic_per_class").fillna(0).astype(int),
+                "n_synthetic_per_class": _number(part, f"metrics.{ns}.n_synthetic_per_class")
+                .fillna(0)
+                .astype(int),
                 "seconds_generation": generator_seconds + prototype_seconds,
                 "seconds_fit": _number(part, f"metrics.{ns}.seconds_training") + prototype_seconds,
                 "seconds_selection": _number(part, f"metrics.{ns}.seconds_selection"),
@@ -153,7 +171,9 @@ def interval_half_width(values: np.ndarray, confidence: float = CONFIDENCE) -> f
     values = values[~np.isnan(values)]
     if values.size < 2:
         return float("nan")
-    return float(stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return float(
+        stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+    )
 
 
 def summarise_seeds(rows: pd.DataFrame, keys: Sequence[str], confidence: float = CONFIDENCE) -> pd.DataFrame:
@@ -166,12 +186,20 @@ def summarise_seeds(rows: pd.DataFrame, keys: Sequence[str], confidence: float =
     semantics and ``start_time`` are the latest run's.
     """
     passed_on = [c for c in ("swept_parameter", "value") if c in rows.columns]  # study_table's sweep columns
-    columns = [*RUN_COLUMNS, *passed_on, "setting_base", "n_seeds", *(f"{c}{INTERVAL_SUFFIX}" for c in ACCURACY_COLUMNS)]
+    columns = [
+        *RUN_COLUMNS,
+        *passed_on,
+        "setting_base",
+        "n_seeds",
+        *(f"{c}{INTERVAL_SUFFIX}" for c in ACCURACY_COLUMNS),
+    ]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     runs = latest(rows, ["dataset", "setting"])
     runs = runs.loc[rows.index[rows.index.isin(runs.index)]]  # groups in the order of ``rows``
-    runs = runs.assign(setting_base=runs["setting"].map(lambda s: base_setting(s) if isinstance(s, str) else s))
+    runs = runs.assign(
+        setting_base=runs["setting"].map(lambda s: base_setting(s) if isinstance(s, str) else s)
+    )
     records = []
     for _, group in runs.groupby(list(keys), sort=False, dropna=False):
         newest = group.sort_values("start_time", ascending=False, kind="stable").iloc[0]
@@ -207,8 +235,11 @@ def comparison_table(
     if seed_study:
         seeded = summarise_seeds(rows[study == seed_study], ["dataset", "method"])
         covered = set(zip(seeded["dataset"], seeded["method"]))
-        uncovered = pd.Series([(d, m) not in covered for d, m in zip(single["dataset"], single["method"])],
-                              index=single.index, dtype=bool)
+        uncovered = pd.Series(
+            [(d, m) not in covered for d, m in zip(single["dataset"], single["method"])],
+            index=single.index,
+            dtype=bool,
+        )
         single = single[uncovered]
         parts = [part for part in (seeded, single) if not part.empty]
         table = pd.concat(parts, ignore_index=True) if parts else single
@@ -238,8 +269,12 @@ def study_table(rows: pd.DataFrame, study: str, settings: Sequence[StudySetting]
     return table.sort_values(["dataset", "_order"]).drop(columns="_order").reset_index(drop=True)
 
 
-def markdown_table(table: pd.DataFrame, columns: Sequence[str], headers: Mapping[str, str] = MARKDOWN_HEADERS,
-                   labels: Mapping[str, str] | None = None) -> str:
+def markdown_table(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    headers: Mapping[str, str] = MARKDOWN_HEADERS,
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """A GitHub Markdown table of ``columns``: accuracies with one decimal, seconds with one (or two below 1).
 
     ``labels`` renames method names (e.g. ``fclswgan`` → ``f-CLSWGAN``). An accuracy with an interval
@@ -264,7 +299,12 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str], headers: Mapping
 
     lines = [
         "| " + " | ".join(headers.get(c, c) for c in columns) + " |",
-        "|" + "|".join("---" if c in ("method", "setting", "dataset", "features", "semantics") else "---:" for c in columns) + "|",
+        "|"
+        + "|".join(
+            "---" if c in ("method", "setting", "dataset", "features", "semantics") else "---:"
+            for c in columns
+        )
+        + "|",
     ]
     for _, record in table.iterrows():
         cells = []

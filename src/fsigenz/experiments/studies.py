@@ -53,6 +53,7 @@ def base_setting(name: str) -> str:
     """``fsigenz`` for ``fsigenz/seed=2``; a name without a seed is returned as it is."""
     return str(name).split(SEED_SEPARATOR, 1)[0]
 
+
 def sweep_setting_name(parameter: str, value: Any) -> str:
     """``fsigenz.scc.beta=0.5``: the setting name of one point of a sweep."""
     return f"{parameter}={format_value(value)}"
@@ -62,7 +63,9 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
     """The settings of study ``name``, in the order the parameters list them (named, then sweeps)."""
     where = f"experiments.studies.{name}"
     if not isinstance(study, Mapping):
-        raise ValueError(f"{where}: expected a mapping with 'settings' and/or 'sweeps', got {type(study).__name__}")
+        raise ValueError(
+            f"{where}: expected a mapping with 'settings' and/or 'sweeps', got {type(study).__name__}"
+        )
     unknown = sorted(set(study) - set(STUDY_KEYS))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; expected some of {list(STUDY_KEYS)}")
@@ -76,7 +79,9 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
         settings.append(StudySetting(str(setting_name), dict(overrides)))
     for parameter, values in (study.get("sweeps") or {}).items():
         if not isinstance(values, Sequence) or isinstance(values, str) or len(values) == 0:
-            raise ValueError(f"{where}.sweeps.{parameter}: expected a non-empty list of values, got {values!r}")
+            raise ValueError(
+                f"{where}.sweeps.{parameter}: expected a non-empty list of values, got {values!r}"
+            )
         for value in values:
             settings.append(
                 StudySetting(sweep_setting_name(parameter, value), {parameter: value}, parameter, value)
@@ -91,18 +96,26 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
     return settings
 
 
-def _with_seeds(where: str, settings: list[StudySetting], seeds: Any, seed_parameters: Any) -> list[StudySetting]:
+def _with_seeds(
+    where: str, settings: list[StudySetting], seeds: Any, seed_parameters: Any
+) -> list[StudySetting]:
     """Each setting once per seed (all ``seed_parameters`` set to it), or ``settings`` when no seeds are given."""
     if seeds is None and seed_parameters is None:
         return settings
-    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    if (
+        not isinstance(seeds, Sequence)
+        or isinstance(seeds, str)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
         raise ValueError(f"{where}.seeds: expected a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"{where}.seeds: each seed once, got {list(seeds)}")
-    if not isinstance(seed_parameters, Sequence) or isinstance(seed_parameters, str) or not seed_parameters or not all(
-        isinstance(p, str) and p for p in seed_parameters
+    if (
+        not isinstance(seed_parameters, Sequence)
+        or isinstance(seed_parameters, str)
+        or not seed_parameters
+        or not all(isinstance(p, str) and p for p in seed_parameters)
     ):
         raise ValueError(
             f"{where}.seed_parameters: expected a non-empty list of dotted parameters that take the seed "
@@ -111,7 +124,9 @@ def _with_seeds(where: str, settings: list[StudySetting], seeds: Any, seed_param
     for setting in settings:
         clash = sorted(set(setting.overrides) & set(seed_parameters))
         if clash:
-            raise ValueError(f"{where}.settings.{setting.name}: sets {clash}, which seed_parameters sets per seed")
+            raise ValueError(
+                f"{where}.settings.{setting.name}: sets {clash}, which seed_parameters sets per seed"
+            )
     return [
         StudySetting(
             f"{setting.name}{SEED_SEPARATOR}{seed}",
@@ -147,7 +162,9 @@ def format_value(value: Any) -> str:
         return "null"
     text = str(value)
     if "," in text or "=" in text:
-        raise ValueError(f"study parameter value {value!r}: ',' and '=' cannot pass through kedro run --params")
+        raise ValueError(
+            f"study parameter value {value!r}: ',' and '=' cannot pass through kedro run --params"
+        )
     return text
 
 

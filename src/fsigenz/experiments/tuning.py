@@ -49,19 +49,25 @@ class SearchDimension:
     choices: tuple | None = None
 
 
-def parse_search_space(space: Mapping[str, Mapping[str, Any]], where: str = "search space") -> list[SearchDimension]:
+def parse_search_space(
+    space: Mapping[str, Mapping[str, Any]], where: str = "search space"
+) -> list[SearchDimension]:
     """Validate a ``{dotted.parameter: spec}`` search space (see the module docstring)."""
     if not space:
         raise ValueError(f"{where}: empty; give at least one {{dotted.parameter: {{type, ...}}}}")
     dimensions = []
     for name, spec in space.items():
         if not isinstance(spec, Mapping) or spec.get("type") not in DIMENSION_TYPES:
-            raise ValueError(f"{where}.{name}: expected a mapping with type one of {DIMENSION_TYPES}, got {spec!r}")
+            raise ValueError(
+                f"{where}.{name}: expected a mapping with type one of {DIMENSION_TYPES}, got {spec!r}"
+            )
         kind = spec["type"]
         if kind == "categorical":
             choices = spec.get("choices")
             if not isinstance(choices, Sequence) or isinstance(choices, str) or not choices:
-                raise ValueError(f"{where}.{name}: categorical needs a non-empty 'choices' list, got {choices!r}")
+                raise ValueError(
+                    f"{where}.{name}: categorical needs a non-empty 'choices' list, got {choices!r}"
+                )
             dimensions.append(SearchDimension(name, kind, choices=tuple(choices)))
             continue
         low, high = spec.get("low"), spec.get("high")
@@ -143,7 +149,9 @@ def validation_score(
     return select_model(protocol, build, parameters, None, selection.metric)
 
 
-def make_objective(dataset: ZeroShotDataset, configuration: RunConfiguration, dimensions: Sequence[SearchDimension]):
+def make_objective(
+    dataset: ZeroShotDataset, configuration: RunConfiguration, dimensions: Sequence[SearchDimension]
+):
     """The Optuna objective: a trial's setting → its validation ``selection.metric`` (to maximise)."""
     metric = configuration.selection.metric
 

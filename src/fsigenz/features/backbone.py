@@ -85,7 +85,9 @@ class Backbone:
         """This backbone as plain data (weights copied to the CPU), to save and rebuild elsewhere."""
         if "model_name" not in self.identity:
             raise ValueError("Backbone.identity: no 'model_name'; build the backbone with BackboneSpec.build")
-        state_dict = {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()}
+        state_dict = {
+            name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()
+        }
         return BackboneSnapshot(
             model_name=self.identity["model_name"],
             state_dict=state_dict,
@@ -194,7 +196,9 @@ class BackboneSpec:
     cache_dir: str | Path | None = None
 
     @classmethod
-    def from_identity(cls, identity: dict, device: str = "auto", cache_dir: str | Path | None = None) -> "BackboneSpec":
+    def from_identity(
+        cls, identity: dict, device: str = "auto", cache_dir: str | Path | None = None
+    ) -> "BackboneSpec":
         """The spec whose :meth:`identity` is ``identity`` (up to precision, which follows the device)."""
         weights = identity.get("weights")
         if weights not in WEIGHT_SOURCES or "model_name" not in identity:
@@ -202,7 +206,9 @@ class BackboneSpec:
                 f"identity: expected 'model_name' and 'weights' one of {WEIGHT_SOURCES}, got {identity!r}"
             )
         if weights == "random" and identity.get("seed", RANDOM_INIT_SEED) != RANDOM_INIT_SEED:
-            raise ValueError(f"identity: field 'seed': random weights use seed {RANDOM_INIT_SEED}, got {identity['seed']}")
+            raise ValueError(
+                f"identity: field 'seed': random weights use seed {RANDOM_INIT_SEED}, got {identity['seed']}"
+            )
         return cls(
             model_name=identity["model_name"],
             pretrained=weights != "random",
@@ -219,7 +225,9 @@ class BackboneSpec:
                     f"checkpoint_file: expected a weight file at '{checkpoint}', found none"
                 )
             weights = {
-                "weights": "file", "file": str(checkpoint.resolve()), "bytes": checkpoint.stat().st_size
+                "weights": "file",
+                "file": str(checkpoint.resolve()),
+                "bytes": checkpoint.stat().st_size,
             }
         elif self.pretrained:
             weights = {"weights": "hub"}

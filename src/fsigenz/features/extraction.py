@@ -189,7 +189,8 @@ def _prepare_chunk_dir(chunk_dir: Path, manifest: dict) -> None:
             return
         logger.warning(
             "Chunks in %s were made with other settings (%s); extracting again",
-            chunk_dir, previous.get("backbone"),
+            chunk_dir,
+            previous.get("backbone"),
         )
         shutil.rmtree(chunk_dir)
     chunk_dir.mkdir(parents=True, exist_ok=True)
@@ -274,10 +275,16 @@ def extract_features(
     n = len(images)
     chunks = [range(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
     fingerprint = _fingerprint(images, identity, chunk_size)
-    _prepare_chunk_dir(chunk_dir, {
-        "fingerprint": fingerprint, "backbone": identity, "n_images": n,
-        "chunk_size": chunk_size, "source": images.source,
-    })
+    _prepare_chunk_dir(
+        chunk_dir,
+        {
+            "fingerprint": fingerprint,
+            "backbone": identity,
+            "n_images": n,
+            "chunk_size": chunk_size,
+            "source": images.source,
+        },
+    )
     saved = {}
     for index, rows in enumerate(chunks):
         chunk = _load_chunk(_chunk_file(chunk_dir, index), rows)
@@ -299,14 +306,26 @@ def extract_features(
         built = backbone if isinstance(backbone, Backbone) else backbone.build()
         start = time.perf_counter()
         n_extracted, failures = _extract_chunks(
-            images, built, chunks, pending, chunk_dir, saved,
-            batch_size=batch_size, num_workers=num_workers, skip_unreadable=skip_unreadable,
-            progress=progress, n_done=n_reused, desc=output_name,
+            images,
+            built,
+            chunks,
+            pending,
+            chunk_dir,
+            saved,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            skip_unreadable=skip_unreadable,
+            progress=progress,
+            n_done=n_reused,
+            desc=output_name,
         )
         seconds = time.perf_counter() - start
         logger.info(
             "Extracted %d images in %.1f s (%.1f images/s) into %s",
-            n_extracted, seconds, n_extracted / max(seconds, 1e-9), chunk_dir,
+            n_extracted,
+            seconds,
+            n_extracted / max(seconds, 1e-9),
+            chunk_dir,
         )
     if failures:
         entries = [(images.paths[r], reason) for r, reason in failures]
@@ -357,7 +376,8 @@ def embed_image_files(backbone: Backbone, files: list[str | Path], batch_size: i
     files = [Path(file) for file in files]
     absent = [
         (row, str(file), "missing" if not file.exists() else "not a file")
-        for row, file in enumerate(files) if not file.is_file()
+        for row, file in enumerate(files)
+        if not file.is_file()
     ]
     if absent:
         raise ImageFilesError(absent)
@@ -391,7 +411,7 @@ def _extract_chunks(
     batches, last_batch_of = [], {}
     for index in pending:
         rows = list(chunks[index])
-        batches.extend(rows[i:i + batch_size] for i in range(0, len(rows), batch_size))
+        batches.extend(rows[i : i + batch_size] for i in range(0, len(rows), batch_size))
         last_batch_of[len(batches) - 1] = index
     dataset = ImageFileDataset([images.file(r) for r in range(len(images))], backbone.transform)
     loader = DataLoader(
@@ -418,8 +438,11 @@ def _extract_chunks(
             index = last_batch_of[batch_index]
             chunk = {
                 "rows": np.asarray(chunk_rows, dtype=np.int64),
-                "features": (np.concatenate(chunk_features) if chunk_features
-                             else np.zeros((0, backbone.feature_dim), np.float32)),
+                "features": (
+                    np.concatenate(chunk_features)
+                    if chunk_features
+                    else np.zeros((0, backbone.feature_dim), np.float32)
+                ),
                 "skipped_rows": np.asarray([r for r, _ in chunk_failed], dtype=np.int64),
                 "skipped_reasons": np.asarray([why for _, why in chunk_failed], dtype=str),
             }

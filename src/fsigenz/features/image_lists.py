@@ -293,8 +293,11 @@ def order_like_res101(images: ImageList, res101_file: str | Path, att_splits_fil
     res101_file, att_splits_file = Path(res101_file), Path(att_splits_file)
     res101 = loadmat(_require_file(res101_file, "res101_file"), variable_names=["image_files", "labels"])
     att = loadmat(_require_file(att_splits_file, "att_splits_file"), variable_names=["allclasses_names"])
-    for source, mat, key in ((res101_file, res101, "image_files"), (res101_file, res101, "labels"),
-                             (att_splits_file, att, "allclasses_names")):
+    for source, mat, key in (
+        (res101_file, res101, "image_files"),
+        (res101_file, res101, "labels"),
+        (att_splits_file, att, "allclasses_names"),
+    ):
         if key not in mat:
             raise ImageListError(f"{source}: field '{key}': expected it in the .mat file, found none")
     res_paths = _mat_strings(res101["image_files"])
@@ -319,7 +322,7 @@ def order_like_res101(images: ImageList, res101_file: str | Path, att_splits_fil
         parts = _path_parts(res_path)
         match = next((local[parts[-d:]] for d in depths if len(parts) >= d and parts[-d:] in local), None)
         if match is None:
-            paths.append("/".join(parts[-depths[-1]:]))  # not on disk: reported as missing
+            paths.append("/".join(parts[-depths[-1] :]))  # not on disk: reported as missing
             continue
         if match in used:
             raise ImageListError(

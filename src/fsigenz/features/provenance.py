@@ -54,7 +54,9 @@ class BackboneRecord:
     weights_cache_dir: str | None = None
 
     @classmethod
-    def of_file(cls, features_file: str | Path, identity: dict, weights_cache_dir: str | Path | None = None) -> "BackboneRecord":
+    def of_file(
+        cls, features_file: str | Path, identity: dict, weights_cache_dir: str | Path | None = None
+    ) -> "BackboneRecord":
         """The record of a feature file just written with the backbone of ``identity``."""
         features_file = Path(features_file)
         return cls(
@@ -89,15 +91,23 @@ class BackboneRecord:
             content = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: not a readable JSON backbone record ({error})") from error
-        absent = [key for key in RECORD_FIELDS if key not in content] if isinstance(content, dict) else list(RECORD_FIELDS)
+        absent = (
+            [key for key in RECORD_FIELDS if key not in content]
+            if isinstance(content, dict)
+            else list(RECORD_FIELDS)
+        )
         if absent:
-            raise ValueError(f"{path}: expected the fields {list(RECORD_FIELDS)} of a backbone record; missing {absent}")
+            raise ValueError(
+                f"{path}: expected the fields {list(RECORD_FIELDS)} of a backbone record; missing {absent}"
+            )
         if content["features_file"] != features_file.name:
             raise ValueError(
                 f"{path}: field 'features_file': expected '{features_file.name}', the file it sits beside, "
                 f"got '{content['features_file']}'"
             )
-        return cls(features_file, content["features_sha256"], content["backbone"], content["weights_cache_dir"])
+        return cls(
+            features_file, content["features_sha256"], content["backbone"], content["weights_cache_dir"]
+        )
 
     def describes_current_file(self) -> bool:
         """Whether ``features_file`` still has the bytes the backbone wrote."""

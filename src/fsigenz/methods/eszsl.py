@@ -53,8 +53,14 @@ class ESZSL:
             monitor(0, self)
         return self
 
-    def decision_function(self, features: np.ndarray, class_attributes: np.ndarray | None = None) -> np.ndarray:
-        attributes = self.class_attributes_ if class_attributes is None else np.asarray(class_attributes, dtype=np.float64)
+    def decision_function(
+        self, features: np.ndarray, class_attributes: np.ndarray | None = None
+    ) -> np.ndarray:
+        attributes = (
+            self.class_attributes_
+            if class_attributes is None
+            else np.asarray(class_attributes, dtype=np.float64)
+        )
         if attributes.shape[0] != self.compatibility_.shape[1]:
             raise ValueError(
                 f"class_attributes: expected {self.compatibility_.shape[1]} attribute rows, got {attributes.shape}"

@@ -77,8 +77,13 @@ class _ConditionalGenerator(nn.Module):
     """G(z, a) = out(W₂ · LeakyReLU(W₁ [z; a]))."""
 
     def __init__(
-        self, noise_dim: int, attribute_dim: int, hidden_dim: int, feature_dim: int,
-        leaky_relu_slope: float, output_activation: str,
+        self,
+        noise_dim: int,
+        attribute_dim: int,
+        hidden_dim: int,
+        feature_dim: int,
+        leaky_relu_slope: float,
+        output_activation: str,
     ) -> None:
         super().__init__()
         self.layers = nn.Sequential(
@@ -95,7 +100,9 @@ class _ConditionalGenerator(nn.Module):
 class _ConditionalCritic(nn.Module):
     """D(x, a) = W₂ · LeakyReLU(W₁ [x; a]), one unbounded score per row (no sigmoid: Wasserstein critic)."""
 
-    def __init__(self, feature_dim: int, attribute_dim: int, hidden_dim: int, leaky_relu_slope: float) -> None:
+    def __init__(
+        self, feature_dim: int, attribute_dim: int, hidden_dim: int, leaky_relu_slope: float
+    ) -> None:
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(feature_dim + attribute_dim, hidden_dim),
@@ -307,16 +314,24 @@ class FeatureGeneratingGANClassifier:
         _initialise_linear_layers(self.seen_classifier_, init_rng)
         self.seen_classifier_.to(device)
         self.loss_history_["seen_classifier"] = self._train_softmax(
-            self.seen_classifier_, real_features, real_seen_positions, sample_rng,
-            epochs=self.seen_classifier_epochs, steps=None, batch_size=self.classifier_batch_size,
-            learning_rate=self.seen_classifier_learning_rate, betas=SEEN_CLASSIFIER_BETAS,
+            self.seen_classifier_,
+            real_features,
+            real_seen_positions,
+            sample_rng,
+            epochs=self.seen_classifier_epochs,
+            steps=None,
+            batch_size=self.classifier_batch_size,
+            learning_rate=self.seen_classifier_learning_rate,
+            betas=SEEN_CLASSIFIER_BETAS,
         )
         self.seen_classifier_.requires_grad_(False).eval()
         synchronize(device)
         self.timings_["seen_classifier_pretraining"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        self._train_gan(real_features, real_labels, real_seen_positions, attributes_by_class, init_rng, sample_rng)
+        self._train_gan(
+            real_features, real_labels, real_seen_positions, attributes_by_class, init_rng, sample_rng
+        )
         synchronize(device)
         self.timings_["generator_training"] = time.perf_counter() - start
 
@@ -338,9 +353,12 @@ class FeatureGeneratingGANClassifier:
             torch.cat([real_features, synthetic_features]),
             torch.cat([real_labels, synthetic_labels]),
             sample_rng,
-            epochs=self.classifier_epochs, steps=self.classifier_steps,
-            batch_size=self.classifier_batch_size, learning_rate=self.classifier_learning_rate,
-            betas=FINAL_CLASSIFIER_BETAS, monitor=monitor,
+            epochs=self.classifier_epochs,
+            steps=self.classifier_steps,
+            batch_size=self.classifier_batch_size,
+            learning_rate=self.classifier_learning_rate,
+            betas=FINAL_CLASSIFIER_BETAS,
+            monitor=monitor,
         )
         self.classifier_.requires_grad_(False).eval()
         synchronize(device)
@@ -349,9 +367,18 @@ class FeatureGeneratingGANClassifier:
         return self
 
     def _train_softmax(
-        self, classifier: nn.Linear, features: torch.Tensor, labels: torch.Tensor, rng: torch.Generator, *,
-        epochs: int, steps: int | None, batch_size: int, learning_rate: float,
-        betas: tuple[float, float], monitor: Monitor | None = None,
+        self,
+        classifier: nn.Linear,
+        features: torch.Tensor,
+        labels: torch.Tensor,
+        rng: torch.Generator,
+        *,
+        epochs: int,
+        steps: int | None,
+        batch_size: int,
+        learning_rate: float,
+        betas: tuple[float, float],
+        monitor: Monitor | None = None,
     ) -> np.ndarray:
         """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
         at every pass; with a ``monitor``, stopped early after ``patience`` calls without improvement.
@@ -386,15 +413,24 @@ class FeatureGeneratingGANClassifier:
         return losses[:step].cpu().numpy().astype(np.float64)
 
     def _train_gan(
-        self, real_features: torch.Tensor, real_labels: torch.Tensor, real_seen_positions: torch.Tensor,
-        attributes_by_class: torch.Tensor, init_rng: torch.Generator, sample_rng: torch.Generator,
+        self,
+        real_features: torch.Tensor,
+        real_labels: torch.Tensor,
+        real_seen_positions: torch.Tensor,
+        attributes_by_class: torch.Tensor,
+        init_rng: torch.Generator,
+        sample_rng: torch.Generator,
     ) -> None:
         """WGAN-GP with the classification loss (f-CLSWGAN eq. 3–4), ``n_critic`` critic updates per G update."""
         device = real_features.device
         noise_dim = self.noise_dim or self.n_attributes_
         self.generator_ = _ConditionalGenerator(
-            noise_dim, self.n_attributes_, self.generator_hidden_dim, self.n_features_,
-            self.leaky_relu_slope, self.generator_output_activation,
+            noise_dim,
+            self.n_attributes_,
+            self.generator_hidden_dim,
+            self.n_features_,
+            self.leaky_relu_slope,
+            self.generator_output_activation,
         )
         self.critic_ = _ConditionalCritic(
             self.n_features_, self.n_attributes_, self.critic_hidden_dim, self.leaky_relu_slope
@@ -426,9 +462,9 @@ class FeatureGeneratingGANClassifier:
                 real, fake, condition = real_features[rows[update]], fakes[update], attributes[update]
                 interpolates = (mix[update] * real + (1 - mix[update]) * fake).requires_grad_(True)
                 # One critic pass over [real; fake; interpolates] instead of three.
-                scores = self.critic_(
-                    torch.cat([real, fake, interpolates]), condition.repeat(3, 1)
-                ).view(3, batch_size)
+                scores = self.critic_(torch.cat([real, fake, interpolates]), condition.repeat(3, 1)).view(
+                    3, batch_size
+                )
                 wasserstein_distance = scores[0].mean() - scores[1].mean()
                 gradient_penalty = self._gradient_penalty(scores[2], interpolates)
                 critic_loss = -wasserstein_distance + self.gradient_penalty_weight * gradient_penalty
@@ -439,20 +475,33 @@ class FeatureGeneratingGANClassifier:
             self.critic_.requires_grad_(False)  # G's update needs gradients through D, not of D
             fake = self.generator_(noise[n_critic], attributes[n_critic])
             adversarial_loss = -self.critic_(fake, attributes[n_critic]).mean()
-            classification_loss = F.cross_entropy(self.seen_classifier_(fake), real_seen_positions[rows[n_critic]])
+            classification_loss = F.cross_entropy(
+                self.seen_classifier_(fake), real_seen_positions[rows[n_critic]]
+            )
             generator_loss = adversarial_loss + self.classification_loss_weight * classification_loss
             generator_optimiser.zero_grad(set_to_none=True)
             generator_loss.backward()
             generator_optimiser.step()
 
-            history[:, step] = torch.stack([
-                critic_loss.detach(), wasserstein_distance.detach(), gradient_penalty.detach(),
-                adversarial_loss.detach(), classification_loss.detach(),
-            ])
+            history[:, step] = torch.stack(
+                [
+                    critic_loss.detach(),
+                    wasserstein_distance.detach(),
+                    gradient_penalty.detach(),
+                    adversarial_loss.detach(),
+                    classification_loss.detach(),
+                ]
+            )
         self.generator_.requires_grad_(False).eval()
         self.critic_.eval()
         for name, values in zip(
-            ("critic", "wasserstein_distance", "gradient_penalty", "generator_adversarial", "generator_classification"),
+            (
+                "critic",
+                "wasserstein_distance",
+                "gradient_penalty",
+                "generator_adversarial",
+                "generator_classification",
+            ),
             history.cpu().numpy().astype(np.float64),
         ):
             self.loss_history_[name] = values
@@ -472,10 +521,14 @@ class FeatureGeneratingGANClassifier:
         noise_dim = self.noise_dim or self.n_attributes_
         noise = torch.randn(labels.shape[0], noise_dim, generator=rng, device=labels.device)
         attributes = attributes_by_class[labels]
-        features = torch.cat([
-            self.generator_(noise_chunk, attribute_chunk)
-            for noise_chunk, attribute_chunk in zip(noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK))
-        ])
+        features = torch.cat(
+            [
+                self.generator_(noise_chunk, attribute_chunk)
+                for noise_chunk, attribute_chunk in zip(
+                    noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK)
+                )
+            ]
+        )
         return features, labels
 
     # ------------------------------------------------------------------ predict

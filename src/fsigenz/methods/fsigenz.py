@@ -50,26 +50,32 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "anchor": {"enabled": True},
         # a correction of the anchor, so smaller steps than the paper's: chosen on validation
         # (benchmarks/classifier_diagnosis.py; docs/classifier_diagnosis.md)
-        "scc": {"loss": "softmax", "sampling": "class_balanced", "prototype_variation": True, "learning_rate": 3e-4},
+        "scc": {
+            "loss": "softmax",
+            "sampling": "class_balanced",
+            "prototype_variation": True,
+            "learning_rate": 3e-4,
+        },
     },
     "paper": {
         "anchor": {"enabled": False},
-        "scc": {"loss": "grouped_bce", "sampling": "uniform", "prototype_variation": False, "learning_rate": 1e-3},
+        "scc": {
+            "loss": "grouped_bce",
+            "sampling": "uniform",
+            "prototype_variation": False,
+            "learning_rate": 1e-3,
+        },
     },
 }
 DEFAULT_PRESET = "anchored"
 
 
-def merge_settings(
-    name: str, given: Mapping[str, Any] | None, allowed: Mapping[str, Any]
-) -> dict[str, Any]:
+def merge_settings(name: str, given: Mapping[str, Any] | None, allowed: Mapping[str, Any]) -> dict[str, Any]:
     """Merge user settings over defaults, refusing unknown keys with a message naming them."""
     given = dict(given or {})
     unknown = sorted(set(given) - set(allowed))
     if unknown:
-        raise ValueError(
-            f"{name}: unknown setting(s) {unknown}; expected some of {sorted(allowed)}"
-        )
+        raise ValueError(f"{name}: unknown setting(s) {unknown}; expected some of {sorted(allowed)}")
     return {**allowed, **given}
 
 
@@ -206,7 +212,9 @@ class FSIGenZClassifier:
         self.preset = preset
         self.l2_normalize = l2_normalize
 
-    def _settings(self, group: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    def _settings(
+        self, group: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """``given`` over the preset's values over ``defaults`` (unknown keys refused)."""
         if self.preset not in PRESETS:
             raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {self.preset!r}")
@@ -218,9 +226,7 @@ class FSIGenZClassifier:
         """P, the number of prototypes per unseen class (fitted value when available)."""
         if hasattr(self, "prototypes_"):
             return int(self.prototypes_.shape[1])
-        settings = merge_settings(
-            "prototypes", self.prototypes, constructor_defaults(PrototypeGenerator)
-        )
+        settings = merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))
         return int(settings["n_prototypes"])
 
     @property
@@ -322,10 +328,19 @@ class FSIGenZClassifier:
         if not anchor or not anchor["enabled"]:
             return None
         class_means, seen, prototypes, unseen = references or (
-            self.prototype_generator_.class_means_, self.seen_classes_, self.prototypes_, self.unseen_classes_
+            self.prototype_generator_.class_means_,
+            self.seen_classes_,
+            self.prototypes_,
+            self.unseen_classes_,
         )
         return ReferenceScores(
-            class_means, seen, prototypes, unseen, anchor["metric"], anchor["aggregate"], float(anchor["scale"])
+            class_means,
+            seen,
+            prototypes,
+            unseen,
+            anchor["metric"],
+            anchor["aggregate"],
+            float(anchor["scale"]),
         )
 
     def decision_function(
@@ -344,7 +359,9 @@ class FSIGenZClassifier:
             return self.scc_.decision_function(centred)
         adjusted = self.msas_.transform(class_attributes)
         references = self._references_for(adjusted)
-        return self.scc_.decision_function(centred, adjusted, None if references is None else self._anchor(references))
+        return self.scc_.decision_function(
+            centred, adjusted, None if references is None else self._anchor(references)
+        )
 
     def _references_for(self, adjusted_attributes: np.ndarray) -> tuple[np.ndarray, ...] | None:
         """Anchor references of arbitrary classes (adjusted attribute columns): a trained seen

@@ -75,9 +75,7 @@ class MSAS:
             )
         if self.threshold_mode == "quantile":
             if not 0.0 <= float(self.threshold) <= 1.0:
-                raise ValueError(
-                    f"threshold: a quantile must lie in [0, 1], got {self.threshold}"
-                )
+                raise ValueError(f"threshold: a quantile must lie in [0, 1], got {self.threshold}")
             self.threshold_value_ = float(np.quantile(attributes, float(self.threshold)))
         else:
             self.threshold_value_ = float(self.threshold)

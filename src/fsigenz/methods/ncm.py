@@ -60,7 +60,11 @@ class NearestClassMeanClassifier:
         """P, the prototypes per unseen class (fitted value when available)."""
         if hasattr(self, "prototypes_"):
             return int(self.prototypes_.shape[1])
-        return int(merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))["n_prototypes"])
+        return int(
+            merge_settings("prototypes", self.prototypes, constructor_defaults(PrototypeGenerator))[
+                "n_prototypes"
+            ]
+        )
 
     def fit(
         self,
@@ -105,6 +109,11 @@ class NearestClassMeanClassifier:
         if not hasattr(self, "class_means_"):
             raise RuntimeError("NearestClassMeanClassifier.decision_function called before fit")
         return reference_scores(
-            self.centering_.transform(features), self.class_means_, self.seen_classes_,
-            self.prototypes_, self.unseen_classes_, self.metric, self.aggregate,
+            self.centering_.transform(features),
+            self.class_means_,
+            self.seen_classes_,
+            self.prototypes_,
+            self.unseen_classes_,
+            self.metric,
+            self.aggregate,
         )

@@ -28,9 +28,7 @@ class FeatureCentering:
     def transform(self, features: np.ndarray) -> np.ndarray:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.mean_.shape[0]:
-            raise ValueError(
-                f"features: expected (N, {self.mean_.shape[0]}), got shape {features.shape}"
-            )
+            raise ValueError(f"features: expected (N, {self.mean_.shape[0]}), got shape {features.shape}")
         out = features - self.mean_
         if self.l2_normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)

@@ -117,20 +117,26 @@ class PrototypeClasses:
         indices = self.class_indices
         if not indices:
             return out
-        trained = np.asarray(estimator.prototypes_, dtype=np.float64)  # (L, P, d) of the trained unseen classes
+        trained = np.asarray(
+            estimator.prototypes_, dtype=np.float64
+        )  # (L, P, d) of the trained unseen classes
         blocks = [*trained, *(self.references(c) for c in indices)]
         owner = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
         centred = _unit_rows(estimator.centering_.transform(features))
         cosines = centred @ _unit_rows(np.concatenate(blocks)).T  # (N, R)
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         per_class = np.maximum.reduceat(cosines, starts, axis=1)  # (N, L + added)
-        trained_cos, added_cos = per_class[:, : len(trained)], per_class[:, len(trained):]
+        trained_cos, added_cos = per_class[:, : len(trained)], per_class[:, len(trained) :]
         trained_scc = scores[:, np.asarray(estimator.unseen_classes_)].astype(np.float64)
         standardised = (added_cos - trained_cos.mean(axis=1, keepdims=True)) / np.maximum(
             trained_cos.std(axis=1, keepdims=True), TINY
         )
-        mapped = trained_scc.mean(axis=1, keepdims=True) + trained_scc.std(axis=1, keepdims=True) * standardised
-        nearest_seen = (centred @ _unit_rows(estimator.prototype_generator_.class_means_).T).max(axis=1, keepdims=True)
+        mapped = (
+            trained_scc.mean(axis=1, keepdims=True) + trained_scc.std(axis=1, keepdims=True) * standardised
+        )
+        nearest_seen = (centred @ _unit_rows(estimator.prototype_generator_.class_means_).T).max(
+            axis=1, keepdims=True
+        )
         floor = scores.min(axis=1, keepdims=True) - 1.0
         mapped = np.where(added_cos >= nearest_seen, mapped, floor)
         columns = np.asarray(indices)

@@ -64,7 +64,9 @@ class ReferenceScores(nn.Module):
         scores = rows.new_zeros((rows.shape[0], self.n_classes))
         scores[:, self.seen_classes] = self._scores(rows, self.class_means)
         if self.n_unseen and self.n_per_class:
-            per_prototype = self._scores(rows, self.prototypes).view(rows.shape[0], self.n_unseen, self.n_per_class)
+            per_prototype = self._scores(rows, self.prototypes).view(
+                rows.shape[0], self.n_unseen, self.n_per_class
+            )
             combined = per_prototype.amax(dim=2) if self.aggregate == "max" else per_prototype.mean(dim=2)
             scores[:, self.unseen_classes] = combined
         return self.scale * scores

@@ -105,8 +105,7 @@ class PrototypeGenerator:
         labels = np.asarray(labels)
         if labels.shape != (features.shape[0],):
             raise ValueError(
-                f"labels: expected shape ({features.shape[0]},) to match features, "
-                f"got {labels.shape}"
+                f"labels: expected shape ({features.shape[0]},) to match features, got {labels.shape}"
             )
         n_seen = seen_attributes.shape[1]
         integer = np.issubdtype(labels.dtype, np.integer)
@@ -132,9 +131,7 @@ class PrototypeGenerator:
             self.target_norm_ = None
         self.lambdas_ = np.geomspace(self.lambda_min, self.lambda_max, int(self.n_prototypes))
         # One thin SVD serves every λ and every unseen class (ridge only).
-        self._left, self._singular, self._right_t = np.linalg.svd(
-            seen_attributes, full_matrices=False
-        )
+        self._left, self._singular, self._right_t = np.linalg.svd(seen_attributes, full_matrices=False)
         return self
 
     def reconstruction_coefficients(self, unseen_attributes: np.ndarray) -> np.ndarray:

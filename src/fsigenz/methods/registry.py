@@ -61,17 +61,23 @@ _FSIGENZ = "fsigenz.methods.fsigenz:FSIGenZClassifier"
 
 METHODS: dict[str, MethodSpec] = {
     "fsigenz": MethodSpec(
-        _FSIGENZ, steps_parameter="scc.n_steps", uses_prototypes=True,
+        _FSIGENZ,
+        steps_parameter="scc.n_steps",
+        uses_prototypes=True,
         accepts_new_classes=True,
     ),
     "tcn": MethodSpec(
-        _FSIGENZ, steps_parameter="scc.n_steps", extends="fsigenz",
+        _FSIGENZ,
+        steps_parameter="scc.n_steps",
+        extends="fsigenz",
         accepts_new_classes=True,
     ),
     "eszsl": MethodSpec("fsigenz.methods.eszsl:ESZSL", accepts_new_classes=True),
     # refines the fsigenz block: same MSAS, prototypes and preprocessing; the SCC keys do not apply
     "ncm": MethodSpec(
-        "fsigenz.methods.ncm:NearestClassMeanClassifier", uses_prototypes=True, extends="fsigenz",
+        "fsigenz.methods.ncm:NearestClassMeanClassifier",
+        uses_prototypes=True,
+        extends="fsigenz",
         inherits=("msas", "prototypes", "l2_normalize"),
     ),
     "fclswgan": MethodSpec(

@@ -59,7 +59,9 @@ def settings_schema(component: type) -> type:
             continue
         group = groups.get(parameter.name) if _is_mapping(hints.get(parameter.name)) else None
         if group is not None:
-            nested = _dict_schema(parameter.name, group) if isinstance(group, dict) else settings_schema(group)
+            nested = (
+                _dict_schema(parameter.name, group) if isinstance(group, dict) else settings_schema(group)
+            )
             fields.append((parameter.name, nested, dataclasses.field(default_factory=nested)))
         else:
             fields.append(_field(parameter.name, hints.get(parameter.name, Any), parameter.default))
@@ -78,7 +80,11 @@ def _dict_schema(name: str, defaults: dict) -> type:
 
 def _is_mapping(annotation: Any) -> bool:
     """Whether ``annotation`` is ``Mapping[...]`` (or ``Mapping[...] | None``)."""
-    candidates = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, _UnionType) else (annotation,)
+    candidates = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, _UnionType)
+        else (annotation,)
+    )
     return any(
         typing.get_origin(c) in (collections.abc.Mapping, dict) or c in (dict, collections.abc.Mapping)
         for c in candidates
@@ -144,7 +150,8 @@ def _check_groups(schema: type, given: Any, prefix: str) -> None:
         elif typing.get_origin(annotation) in (tuple, list):
             item_types = [a for a in typing.get_args(annotation) if a is not Ellipsis]
             if not isinstance(value, (list, tuple)) or (
-                typing.get_origin(annotation) is tuple and Ellipsis not in typing.get_args(annotation)
+                typing.get_origin(annotation) is tuple
+                and Ellipsis not in typing.get_args(annotation)
                 and len(value) != len(item_types)
             ):
                 raise SettingsError(f"{prefix}.{key}: expected {_describe(annotation)}, got {value!r}")

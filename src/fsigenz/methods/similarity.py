@@ -107,8 +107,10 @@ def _validate_class_split(
     seen = np.asarray(seen_classes, dtype=np.int64).ravel()
     unseen = np.asarray(unseen_classes, dtype=np.int64).ravel()
     together = np.concatenate([seen, unseen])
-    if len(seen) == 0 or len(together) != n_classes or not np.array_equal(
-        np.sort(together), np.arange(n_classes)
+    if (
+        len(seen) == 0
+        or len(together) != n_classes
+        or not np.array_equal(np.sort(together), np.arange(n_classes))
     ):
         raise ValueError(
             "seen_classes, unseen_classes: expected disjoint index sets covering "
@@ -133,9 +135,7 @@ def build_target_tables(
     if dpsr_enabled:
         similarity = np.asarray(similarity, dtype=np.float64)
         if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
-            raise ValueError(
-                f"similarity: expected a square (C, C) matrix, got shape {similarity.shape}"
-            )
+            raise ValueError(f"similarity: expected a square (C, C) matrix, got shape {similarity.shape}")
         n_classes = similarity.shape[0]
     else:
         n_classes = len(np.asarray(seen_classes).ravel()) + len(np.asarray(unseen_classes).ravel())

@@ -22,7 +22,12 @@ import yaml
 from kedro.io import AbstractDataset
 from kedro.pipeline import Pipeline, node
 
-from fsigenz.configuration import CONFIGURABLE_BLOCKS, METHOD_BLOCKS, RunConfiguration, resolve_run_configuration
+from fsigenz.configuration import (
+    CONFIGURABLE_BLOCKS,
+    METHOD_BLOCKS,
+    RunConfiguration,
+    resolve_run_configuration,
+)
 
 __all__ = ["METHOD_BLOCKS", "RunConfigurationDataset", "create_pipeline", "resolver_for"]
 
@@ -86,7 +91,9 @@ class RunConfigurationDataset(AbstractDataset[RunConfiguration, RunConfiguration
     def _save(self, data: RunConfiguration) -> None:
         path = Path(self._filepath)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as file:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as file:
             yaml.safe_dump(data.to_dict(), file, sort_keys=False)
         os.replace(file.name, path)
 

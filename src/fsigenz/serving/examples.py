@@ -25,7 +25,10 @@ NO_BACKBONE = ImageBackbone(None, "none was given (pass the served model, or ima
 
 
 def examples_by_class(
-    table: pd.DataFrame, feature_dim: int, image_backbone: ImageBackbone = NO_BACKBONE, source: str = "examples"
+    table: pd.DataFrame,
+    feature_dim: int,
+    image_backbone: ImageBackbone = NO_BACKBONE,
+    source: str = "examples",
 ) -> dict[str, np.ndarray]:
     """Validated {class name: (k, d) features} from a table ``class`` + features or ``image_path``."""
     if not isinstance(table, pd.DataFrame):
@@ -38,7 +41,10 @@ def examples_by_class(
 
 
 def add_examples(
-    model, examples: pd.DataFrame | str | Path, image_backbone: ImageBackbone | None = None, source: str | None = None
+    model,
+    examples: pd.DataFrame | str | Path,
+    image_backbone: ImageBackbone | None = None,
+    source: str | None = None,
 ) -> ZeroShotClassifier:
     """A copy of the model's classifier with the labelled ``examples`` (a table, or a CSV file path) folded in.
 
@@ -53,13 +59,19 @@ def add_examples(
         source = source or str(examples)
         path = Path(examples)
         if not path.is_file():
-            raise DataValidationError(f"{path}: file not found; expected a CSV 'class,<feature columns or image_path>'")
+            raise DataValidationError(
+                f"{path}: file not found; expected a CSV 'class,<feature columns or image_path>'"
+            )
         try:
             examples = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise DataValidationError(f"{path}: not a readable CSV ({type(error).__name__}: {error})") from error
+            raise DataValidationError(
+                f"{path}: not a readable CSV ({type(error).__name__}: {error})"
+            ) from error
     source = source or "examples table"
-    for name, features in examples_by_class(examples, classifier.feature_dim, image_backbone or NO_BACKBONE, source).items():
+    for name, features in examples_by_class(
+        examples, classifier.feature_dim, image_backbone or NO_BACKBONE, source
+    ).items():
         try:
             classifier = classifier.with_examples(name, features)
         except ValueError as error:

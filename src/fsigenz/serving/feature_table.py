@@ -94,7 +94,11 @@ def _numeric_column(column: pd.Series, where: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(dtype=np.float64)
     for row, value in enumerate(column):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) and value is not None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            and value is not None
+        ):
             raise DataValidationError(f"{where}, row {row}: expected a number, got {value!r}")
     return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -104,11 +108,15 @@ def _from_vector_column(column: pd.Series, feature_dim: int, source: str) -> np.
     for row, value in enumerate(column):
         where = f"{source}: column '{VECTOR_COLUMN}', row {row}"
         if isinstance(value, (str, bytes)) or value is None or np.isscalar(value):
-            raise DataValidationError(f"{where}: expected a vector of the model's {feature_dim} features, got {value!r}")
+            raise DataValidationError(
+                f"{where}: expected a vector of the model's {feature_dim} features, got {value!r}"
+            )
         try:
             vector = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError) as error:
-            raise DataValidationError(f"{where}: expected a vector of {feature_dim} numbers ({error})") from error
+            raise DataValidationError(
+                f"{where}: expected a vector of {feature_dim} numbers ({error})"
+            ) from error
         if vector.shape != (feature_dim,):
             raise DataValidationError(
                 f"{where}: expected a vector of the model's {feature_dim} features, got shape {vector.shape}"

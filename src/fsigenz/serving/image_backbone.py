@@ -66,7 +66,9 @@ class ImageBackbone:
     _built: "Backbone | None" = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def for_source(cls, source: dict, include: bool = True, batch_size: int = DEFAULT_BATCH_SIZE) -> "ImageBackbone":
+    def for_source(
+        cls, source: dict, include: bool = True, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> "ImageBackbone":
         """The backbone that made the features ``source`` reads, or an empty one saying why there is none.
 
         Builds the backbone (on the CPU) from the weights named by the feature file's backbone record;
@@ -77,7 +79,9 @@ class ImageBackbone:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"image_backbone.batch_size: expected an integer >= 1, got {batch_size!r}")
         if not include:
-            return cls(None, "the training run was told to leave it out (image_backbone.include: false)", batch_size)
+            return cls(
+                None, "the training run was told to leave it out (image_backbone.include: false)", batch_size
+            )
         features_file = source_features_file(source)
         if features_file is None:
             return cls(
@@ -98,7 +102,9 @@ class ImageBackbone:
                 batch_size,
             )
         if not record.describes_current_file():
-            logger.warning("%s changed after feature extraction; the model is logged without its backbone", features_file)
+            logger.warning(
+                "%s changed after feature extraction; the model is logged without its backbone", features_file
+            )
             return cls(
                 None,
                 f"its training features ({features_file}) changed after feature_extraction wrote "
@@ -149,7 +155,11 @@ def _snapshot_of_recorded_backbone(record, features_file: Path) -> "BackboneSnap
                 f"the features were made with {recorded}, but those weights now are {current} (the checkpoint "
                 "file changed)"
             )
-        logger.info("Packaging the image backbone %s (weights: %s) with the model", spec.model_name, recorded["weights"])
+        logger.info(
+            "Packaging the image backbone %s (weights: %s) with the model",
+            spec.model_name,
+            recorded["weights"],
+        )
         return spec.build().snapshot()
     except BackboneWeightsError as error:
         raise BackboneWeightsError(

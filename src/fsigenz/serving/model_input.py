@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from fsigenz.data.dataset import DataValidationError
-from fsigenz.serving.feature_table import FEATURE_PREFIX, VECTOR_COLUMN, expected_columns_text, features_from_table, listing
+from fsigenz.serving.feature_table import (
+    FEATURE_PREFIX,
+    VECTOR_COLUMN,
+    expected_columns_text,
+    features_from_table,
+    listing,
+)
 from fsigenz.serving.image_backbone import ImageBackbone
 
 IMAGE_PATH_COLUMN = "image_path"
@@ -40,7 +46,9 @@ def features_for_scoring(
             + (". Send feature rows and image rows as separate tables" if features_given else "")
         )
     if not columns:
-        raise DataValidationError(f"{source}: no columns; expected {expected_columns_text(feature_dim)}, or '{IMAGE_PATH_COLUMN}'")
+        raise DataValidationError(
+            f"{source}: no columns; expected {expected_columns_text(feature_dim)}, or '{IMAGE_PATH_COLUMN}'"
+        )
     return features_from_table(table, feature_dim, source)
 
 

@@ -41,8 +41,12 @@ def classifier_of(model) -> ZeroShotClassifier:
     raise TypeError(
         f"model: expected a fsigenz ZeroShotClassifier (trained_model.pkl) or a served fsigenz model loaded with "
         f"mlflow.pyfunc.load_model, got {type(model).__name__}"
-        + (" whose python model holds no fsigenz classifier (logged by an older version of the project: "
-           "retrain it)" if callable(unwrap) else "")
+        + (
+            " whose python model holds no fsigenz classifier (logged by an older version of the project: "
+            "retrain it)"
+            if callable(unwrap)
+            else ""
+        )
     )
 
 
@@ -50,7 +54,9 @@ def read_class_table(path: str | Path) -> pd.DataFrame:
     """The CSV file of new classes (validated later, against a model, by :func:`new_class_attributes`)."""
     path = Path(path)
     if not path.is_file():
-        raise DataValidationError(f"{path}: file not found; expected a CSV 'class,<one column per attribute>' there")
+        raise DataValidationError(
+            f"{path}: file not found; expected a CSV 'class,<one column per attribute>' there"
+        )
     try:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -65,13 +71,17 @@ def table_from_csv_text(text: str | None, source: str) -> pd.DataFrame | None:
     try:
         return pd.read_csv(io.StringIO(str(text)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataValidationError(f"{source}: not readable as CSV ({type(error).__name__}: {error})") from error
+        raise DataValidationError(
+            f"{source}: not readable as CSV ({type(error).__name__}: {error})"
+        ) from error
 
 
 def class_names_column(table: pd.DataFrame, source: str) -> list[str]:
     """The ``class`` column as names, refusing a missing column and empty names (row counted from 0)."""
     if CLASS_COLUMN not in table.columns:
-        raise DataValidationError(f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}")
+        raise DataValidationError(
+            f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}"
+        )
     names = table[CLASS_COLUMN]
     empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
     if empty.any():
@@ -89,7 +99,9 @@ def new_class_attributes(
 ) -> tuple[list[str], np.ndarray]:
     """Validated (names, attributes (m, L)) from a table ``class,<m attribute columns>``."""
     if CLASS_COLUMN not in table.columns:
-        raise DataValidationError(f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}")
+        raise DataValidationError(
+            f"{source}: missing column '{CLASS_COLUMN}'; found {listing(list(table.columns), 5)}"
+        )
     values = table.drop(columns=CLASS_COLUMN)
     if values.shape[1] != attribute_dim:
         raise DataValidationError(
@@ -97,7 +109,9 @@ def new_class_attributes(
             f"dimension), got {values.shape[1]}: {listing(list(values.columns), 5)}"
         )
     if len(table) == 0:
-        raise DataValidationError(f"{source}: no class rows after the header; expected one row per class to add")
+        raise DataValidationError(
+            f"{source}: no class rows after the header; expected one row per class to add"
+        )
     names = class_names_column(table, source)
     non_numeric = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
     if non_numeric:
@@ -124,7 +138,9 @@ def new_class_attributes(
         )
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise DataValidationError(f"{source}: column '{CLASS_COLUMN}': duplicated class name(s) {listing(duplicated, 5)}")
+        raise DataValidationError(
+            f"{source}: column '{CLASS_COLUMN}': duplicated class name(s) {listing(duplicated, 5)}"
+        )
     clashing = sorted(set(names) & set(trained_classes))
     if clashing:
         raise DataValidationError(
@@ -155,5 +171,7 @@ def add_classes(
             f"{source}: method '{classifier.method_name}' cannot score classes added after training; fsigenz, tcn "
             "and eszsl can"
         )
-    names, attributes = new_class_attributes(classes, classifier.attribute_dim, classifier.class_names, source)
+    names, attributes = new_class_attributes(
+        classes, classifier.attribute_dim, classifier.class_names, source
+    )
     return classifier.with_new_classes(names, attributes, scoring=scoring)

@@ -142,9 +142,7 @@ class SemanticContrastiveClassifier:
 
     # ------------------------------------------------------------------ validation
     def _validate_parameters(self) -> None:
-        for name in (
-            "encoder_hidden", "scorer_hidden", "batch_size", "eval_every", "score_chunk_size"
-        ):
+        for name in ("encoder_hidden", "scorer_hidden", "batch_size", "eval_every", "score_chunk_size"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
@@ -173,9 +171,7 @@ class SemanticContrastiveClassifier:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         features = np.ascontiguousarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[0] == 0:
-            raise ValueError(
-                f"features: expected a non-empty (N, d) matrix, got shape {features.shape}"
-            )
+            raise ValueError(f"features: expected a non-empty (N, d) matrix, got shape {features.shape}")
         n_rows = features.shape[0]
         sample_classes = np.asarray(sample_classes)
         if sample_classes.shape != (n_rows,) or not np.issubdtype(sample_classes.dtype, np.integer):
@@ -272,7 +268,13 @@ class SemanticContrastiveClassifier:
             raise RuntimeError("warm_start: the classifier has not been fitted yet")
         with self._threads():
             return self._fit(
-                features, sample_classes, is_prototype, class_attributes, targets, monitor, warm_start,
+                features,
+                sample_classes,
+                is_prototype,
+                class_attributes,
+                targets,
+                monitor,
+                warm_start,
                 anchor,
             )
 
@@ -386,7 +388,9 @@ class SemanticContrastiveClassifier:
         class_rows = self._class_rows(None)
         offsets = None
         if self.prototype_variation:
-            offsets = torch.from_numpy(_offsets_from_class_means(features, sample_classes, is_prototype)).to(device)
+            offsets = torch.from_numpy(_offsets_from_class_means(features, sample_classes, is_prototype)).to(
+                device
+            )
         anchor = self.anchor_
         use_graph = device.type == "cuda" and bool(getattr(self, "use_cuda_graph", False))
         optimizer = torch.optim.Adam(
@@ -480,9 +484,7 @@ class SemanticContrastiveClassifier:
             raise RuntimeError("SemanticContrastiveClassifier.decision_function called before fit")
         features = np.ascontiguousarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"features: expected (N, {self.n_features_in_}), got shape {features.shape}"
-            )
+            raise ValueError(f"features: expected (N, {self.n_features_in_}), got shape {features.shape}")
         if anchor is None and class_attributes is not None and getattr(self, "anchor_", None) is not None:
             raise ValueError("anchor: scoring other classes than the fitted ones needs their anchor")
         anchor = anchor if anchor is not None else getattr(self, "anchor_", None)
@@ -506,9 +508,7 @@ class SemanticContrastiveClassifier:
                     prior = None if anchor is None else anchor(block).float()
                     for class_start in range(0, n_classes, class_chunk):
                         class_stop = min(class_start + class_chunk, n_classes)
-                        logits = self.network_.score(
-                            block, embeddings[class_start:class_stop], workspace
-                        )
+                        logits = self.network_.score(block, embeddings[class_start:class_stop], workspace)
                         logits = logits.float()
                         if prior is not None:
                             logits = logits + prior[:, class_start:class_stop]
@@ -544,4 +544,3 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-

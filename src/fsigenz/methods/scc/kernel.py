@@ -83,8 +83,17 @@ class PairwiseScorer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, features, class_embeddings, hidden_weight, hidden_bias, output_weight,
-                output_bias, workspace=None, recorded=True):
+    def forward(
+        ctx,
+        features,
+        class_embeddings,
+        hidden_weight,
+        hidden_bias,
+        output_weight,
+        output_bias,
+        workspace=None,
+        recorded=True,
+    ):
         n_samples, feature_dim = features.shape
         n_classes = class_embeddings.shape[0]
         n_pairs = n_samples * n_classes
@@ -94,9 +103,7 @@ class PairwiseScorer(torch.autograd.Function):
         # The fused pairs, one GEMM row each, with a trailing 1 for the bias (and zero padding).
         width = _pair_width(feature_dim, features.device)
         pairs = take("pairs", (n_samples, n_classes, width), features)
-        torch.mul(
-            features.unsqueeze(1), class_embeddings.unsqueeze(0), out=pairs[:, :, :feature_dim]
-        )
+        torch.mul(features.unsqueeze(1), class_embeddings.unsqueeze(0), out=pairs[:, :, :feature_dim])
         pairs[:, :, feature_dim] = 1
         pairs[:, :, feature_dim + 1 :] = 0
         pairs = pairs.view(n_pairs, width)
@@ -107,9 +114,7 @@ class PairwiseScorer(torch.autograd.Function):
         hidden.relu_()
         logits = torch.mv(hidden, output_weight[0]).add_(output_bias)
         if will_save:
-            ctx.save_for_backward(
-                features, class_embeddings, pairs, hidden, hidden_weight, output_weight
-            )
+            ctx.save_for_backward(features, class_embeddings, pairs, hidden, hidden_weight, output_weight)
             ctx.workspace = workspace if claim else None
             if claim:
                 workspace.claimed = True  # released by backward
@@ -146,5 +151,13 @@ class PairwiseScorer(torch.autograd.Function):
                     grad_embeddings = grad_pairs.mul_(features.unsqueeze(1)).sum(0)
         if workspace is not None:
             workspace.claimed = False
-        return (grad_features, grad_embeddings, grad_hidden_weight, grad_hidden_bias,
-                grad_output_weight, grad_output_bias, None, None)
+        return (
+            grad_features,
+            grad_embeddings,
+            grad_hidden_weight,
+            grad_hidden_bias,
+            grad_output_weight,
+            grad_output_bias,
+            None,
+            None,
+        )

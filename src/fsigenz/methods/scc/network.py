@@ -56,14 +56,15 @@ class SemanticContrastiveNetwork(nn.Module):
         if torch.is_autocast_enabled(device_type):
             dtype = torch.get_autocast_dtype(device_type)
         inputs = (
-            features, class_embeddings,
-            self.scorer_hidden.weight, self.scorer_hidden.bias,
-            self.scorer_output.weight, self.scorer_output.bias,
+            features,
+            class_embeddings,
+            self.scorer_hidden.weight,
+            self.scorer_hidden.bias,
+            self.scorer_output.weight,
+            self.scorer_output.bias,
         )
         with torch.autocast(device_type, enabled=False):
-            return PairwiseScorer.apply(
-                *(t.to(dtype) for t in inputs), workspace, torch.is_grad_enabled()
-            )
+            return PairwiseScorer.apply(*(t.to(dtype) for t in inputs), workspace, torch.is_grad_enabled())
 
     def forward(
         self,

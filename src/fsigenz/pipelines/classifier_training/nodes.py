@@ -57,14 +57,19 @@ def select_on_validation(dataset: ZeroShotDataset, run_configuration: RunConfigu
         final_parameters = set_nested(final_parameters, steps_parameter, result.best_step)
     logger.info(
         "Selected on validation: %s, step %s, gamma %.4g -> %s",
-        result.setting, result.best_step, result.gamma,
+        result.setting,
+        result.best_step,
+        result.gamma,
         {k: round(v, 2) for k, v in result.validation_metrics.items()},
     )
     return {"method": config.method, "final_parameters": final_parameters, **result.as_dict()}
 
 
 def train_final_model(
-    dataset: ZeroShotDataset, prototype_table: pd.DataFrame, model_selection: dict, run_configuration: RunConfiguration
+    dataset: ZeroShotDataset,
+    prototype_table: pd.DataFrame,
+    model_selection: dict,
+    run_configuration: RunConfiguration,
 ) -> ZeroShotClassifier:
     """Fit the selected method on trainval (all classes) with the selected parameters; a method with
     prototypes trains on the prototype table, which must have been made with its own settings."""
@@ -82,7 +87,9 @@ def train_final_model(
     tuned_prototype_keys = [k for k in model_selection["setting"] if k.startswith(PROTOTYPE_KEYS)]
     if spec.uses_prototypes and not tuned_prototype_keys:
         fit_options["prototypes"] = prototypes_from_table(
-            prototype_table, dataset.class_names, dataset.unseen_classes,
+            prototype_table,
+            dataset.class_names,
+            dataset.unseen_classes,
             settings={key: final_parameters[key] for key in PROTOTYPE_SETTINGS},
         )
     elif spec.uses_prototypes:

@@ -43,16 +43,25 @@ def describe_test_data(dataset: ZeroShotDataset) -> dict:
     return describe_data(dataset.source, dataset.metadata, dataset.feature_dim)
 
 
-def report_per_class(test_scores: ScoredSplit, trained_model: ZeroShotClassifier, evaluation: dict) -> tuple[Figure, pd.DataFrame, pd.DataFrame]:
+def report_per_class(
+    test_scores: ScoredSplit, trained_model: ZeroShotClassifier, evaluation: dict
+) -> tuple[Figure, pd.DataFrame, pd.DataFrame]:
     """The seen-unseen accuracy curve (figure), accuracy of each unseen class, the most confused class pairs."""
     figure = seen_unseen_figure(
-        test_scores.curve(), test_scores.calibration_gamma,
+        test_scores.curve(),
+        test_scores.calibration_gamma,
         title=f"{trained_model.method_name} on {trained_model.metadata.get('dataset', 'test')}: seen-unseen accuracy curve",
     )
-    return figure, test_scores.unseen_class_accuracy(), test_scores.confused_pairs(evaluation["top_confused_pairs"])
+    return (
+        figure,
+        test_scores.unseen_class_accuracy(),
+        test_scores.confused_pairs(evaluation["top_confused_pairs"]),
+    )
 
 
-def evaluate_on_test(test_scores: ScoredSplit, trained_model: ZeroShotClassifier, model_selection: dict) -> tuple[dict, dict]:
+def evaluate_on_test(
+    test_scores: ScoredSplit, trained_model: ZeroShotClassifier, model_selection: dict
+) -> tuple[dict, dict]:
     """CZSL / GZSL metrics (in %) without and with calibrated stacking, AUSUC, plus curves for MLflow."""
     metrics = test_scores.report()
     metadata = trained_model.metadata
@@ -67,9 +76,16 @@ def evaluate_on_test(test_scores: ScoredSplit, trained_model: ZeroShotClassifier
         "seconds_training": round(metadata["training_seconds"], 3),
         "seconds_test_scoring": round(test_scores.scoring_seconds, 3),
         # stages timed by the method itself (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
-        **{f"seconds_{stage}": round(float(s), 3) for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()},
+        **{
+            f"seconds_{stage}": round(float(s), 3)
+            for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()
+        },
     }
-    history = {key: {"value": float(value), "step": 0} for key, value in report.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    history = {
+        key: {"value": float(value), "step": 0}
+        for key, value in report.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
     best_curve = next(
         (c["points"] for c in model_selection["curves"] if c["setting"] == model_selection["setting"]), []
     )
@@ -92,4 +108,3 @@ def _windowed_mean(values: np.ndarray, max_points: int = LOSS_POINTS) -> list[di
     sums = np.concatenate([[0.0], np.cumsum(values)])
     starts = np.maximum(ends - window, 0)
     return [{"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))} for b, e in zip(starts, ends)]
-

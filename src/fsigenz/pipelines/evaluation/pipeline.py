@@ -8,7 +8,12 @@
 
 from kedro.pipeline import Pipeline, node
 
-from fsigenz.pipelines.evaluation.nodes import describe_test_data, evaluate_on_test, report_per_class, score_test_split
+from fsigenz.pipelines.evaluation.nodes import (
+    describe_test_data,
+    evaluate_on_test,
+    report_per_class,
+    score_test_split,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:

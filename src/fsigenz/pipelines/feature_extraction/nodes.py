@@ -4,11 +4,28 @@ from __future__ import annotations
 
 REQUIRED_PARAMS = ("layout", "image_root", "output_dir", "output_name", "model_name")
 OPTIONAL_PARAMS = (
-    "image_list", "res101_file", "att_splits_file", "pretrained", "checkpoint_file",
-    "weights_cache_dir", "device", "batch_size", "num_workers", "chunk_size", "skip_unreadable",
-    "write_generic", "progress",
+    "image_list",
+    "res101_file",
+    "att_splits_file",
+    "pretrained",
+    "checkpoint_file",
+    "weights_cache_dir",
+    "device",
+    "batch_size",
+    "num_workers",
+    "chunk_size",
+    "skip_unreadable",
+    "write_generic",
+    "progress",
 )
-EXTRACTION_OPTIONS = ("batch_size", "num_workers", "chunk_size", "skip_unreadable", "write_generic", "progress")
+EXTRACTION_OPTIONS = (
+    "batch_size",
+    "num_workers",
+    "chunk_size",
+    "skip_unreadable",
+    "write_generic",
+    "progress",
+)
 
 
 def _check_params(params: dict) -> dict:

@@ -21,8 +21,17 @@ logger = logging.getLogger(__name__)
 # installed versions, so that MLflow need not infer them (a subprocess that loads the model).
 # timm, torchvision and pillow embed image_path rows.
 SERVING_DISTRIBUTIONS = (
-    "mlflow", "cloudpickle", "kedro", "kedro-datasets", "kedro-mlflow", "torch", "numpy", "pandas",
-    "timm", "torchvision", "pillow",
+    "mlflow",
+    "cloudpickle",
+    "kedro",
+    "kedro-datasets",
+    "kedro-mlflow",
+    "torch",
+    "numpy",
+    "pandas",
+    "timm",
+    "torchvision",
+    "pillow",
 )
 
 

@@ -28,10 +28,14 @@ def package_image_backbone(source: dict, options: dict) -> ImageBackbone:
     ``options`` is the ``image_backbone`` parameter block (``include``, ``batch_size``)."""
     unknown = sorted(set(options) - set(IMAGE_BACKBONE_OPTIONS))
     if unknown:
-        raise ValueError(f"parameters 'image_backbone': unknown key(s) {unknown}; expected some of {list(IMAGE_BACKBONE_OPTIONS)}")
+        raise ValueError(
+            f"parameters 'image_backbone': unknown key(s) {unknown}; expected some of {list(IMAGE_BACKBONE_OPTIONS)}"
+        )
     backbone = ImageBackbone.for_source(source, **options)
     if not backbone.available:
-        logger.info("The logged model takes feature rows only: no image backbone, because %s", backbone.reason_absent)
+        logger.info(
+            "The logged model takes feature rows only: no image backbone, because %s", backbone.reason_absent
+        )
     return backbone
 
 

@@ -13,7 +13,10 @@ from kedro.pipeline import Pipeline, node
 from fsigenz.pipelines.inference.nodes import build_served_model, package_image_backbone, predict_classes
 
 PARAMETERS = (
-    "params:inference.top_k", "params:inference.calibrated", "params:inference.new_classes", "params:inference.examples",
+    "params:inference.top_k",
+    "params:inference.calibrated",
+    "params:inference.new_classes",
+    "params:inference.examples",
 )
 
 

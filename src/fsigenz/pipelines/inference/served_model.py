@@ -73,7 +73,9 @@ class ServedClassifier(PythonModel):
     ``fsigenz.serving.add_classes`` / ``add_examples`` take directly.
     """
 
-    def __init__(self, trained_model: ZeroShotClassifier, image_backbone: ImageBackbone, defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, trained_model: ZeroShotClassifier, image_backbone: ImageBackbone, defaults: dict[str, Any]
+    ) -> None:
         unknown = sorted(set(defaults) - set(REQUEST_PARAMETERS))
         missing = sorted(set(REQUEST_PARAMETERS) - set(defaults))
         if unknown or missing:
@@ -100,8 +102,13 @@ class ServedClassifier(PythonModel):
             settings[key.removeprefix(PARAMETER_PREFIX)] = value
         try:
             return predict_classes(
-                self.trained_model, model_input, self.image_backbone,
-                settings["top_k"], settings["calibrated"], settings["new_classes"], settings["examples"],
+                self.trained_model,
+                model_input,
+                self.image_backbone,
+                settings["top_k"],
+                settings["calibrated"],
+                settings["new_classes"],
+                settings["examples"],
             )
         except (DataValidationError, ValueError) as error:
             raise ServingInputError(str(error)) from None
@@ -109,9 +116,12 @@ class ServedClassifier(PythonModel):
     def signature(self) -> ModelSignature:
         """The request parameters with this run's defaults; no input schema (see the module docstring)."""
         return ModelSignature(
-            params=ParamSchema([
-                ParamSpec(f"{PARAMETER_PREFIX}{name}", dtype, self.defaults[name]) for name, dtype in REQUEST_PARAMETERS.items()
-            ])
+            params=ParamSchema(
+                [
+                    ParamSpec(f"{PARAMETER_PREFIX}{name}", dtype, self.defaults[name])
+                    for name, dtype in REQUEST_PARAMETERS.items()
+                ]
+            )
         )
 
     def input_contract(self) -> dict[str, Any]:

@@ -40,13 +40,19 @@ def generate_prototype_table(dataset: ZeroShotDataset, run_configuration: RunCon
     )
     logger.info(
         "Generated %d prototypes for %d unseen classes (%d per class, %s settings)",
-        len(table), n_classes, n_per_class, run_configuration.prototype_method,
+        len(table),
+        n_classes,
+        n_per_class,
+        run_configuration.prototype_method,
     )
     return table
 
 
 def prototypes_from_table(
-    table: pd.DataFrame, class_names: tuple[str, ...], unseen_classes: np.ndarray, settings: dict | None = None
+    table: pd.DataFrame,
+    class_names: tuple[str, ...],
+    unseen_classes: np.ndarray,
+    settings: dict | None = None,
 ) -> np.ndarray:
     """(L, P, d) prototypes in ``unseen_classes`` order from a prototype table; with ``settings``
     (``msas``, ``prototypes``, ``l2_normalize``), a table made with other settings is refused."""
@@ -64,7 +70,9 @@ def prototypes_from_table(
     for name in expected:
         rows = table[table["class"] == name].sort_values("prototype")
         if rows.empty:
-            raise ValueError(f"prototype_table: no prototype for unseen class '{name}'; rerun the prototypes pipeline")
+            raise ValueError(
+                f"prototype_table: no prototype for unseen class '{name}'; rerun the prototypes pipeline"
+            )
         blocks.append(np.stack(rows["vector"].to_numpy()))
     if len({b.shape for b in blocks}) != 1:
         raise ValueError("prototype_table: unseen classes have different numbers of prototypes")

@@ -35,10 +35,18 @@ def visualise_prototypes(
     real = centred_unseen_features(dataset, bool(run_configuration.prototype_settings["l2_normalize"]))
     prototypes = prototypes_by_class(prototype_table)
     per_class, summary, centres = prototype_geometry(
-        real, prototypes, options.get("n_clusters", 5), options.get("n_random_per_class", 100), options.get("seed", 0)
+        real,
+        prototypes,
+        options.get("n_clusters", 5),
+        options.get("n_random_per_class", 100),
+        options.get("seed", 0),
     )
     points, kinds, labels = visualisation_points(
-        real, prototypes, centres, options.get("max_classes", 10), options.get("max_features_per_class", 100),
+        real,
+        prototypes,
+        centres,
+        options.get("max_classes", 10),
+        options.get("max_features_per_class", 100),
         options.get("seed", 0),
     )
     embedding = tsne_embedding(
@@ -46,7 +54,11 @@ def visualise_prototypes(
     )
     names = {c: dataset.class_names[c] for c in centres}
     figure = prototype_tsne_figure(
-        embedding, kinds, labels, names, summary,
+        embedding,
+        kinds,
+        labels,
+        names,
+        summary,
         title=f"{dataset.name}: real unseen features, k-means centres and FSIGenZ prototypes (t-SNE)",
     )
     logger.info("Prototype geometry (%s): %s", dataset.name, {k: round(v, 3) for k, v in summary.items()})
@@ -54,7 +66,11 @@ def visualise_prototypes(
         "dataset": dataset.name,
         "settings": dict(options),
         "summary": summary,
-        "per_class": per_class.assign(**{"class": per_class["class_index"].map(dataset.class_names.__getitem__)}).to_dict("records"),
+        "per_class": per_class.assign(
+            **{"class": per_class["class_index"].map(dataset.class_names.__getitem__)}
+        ).to_dict("records"),
     }
-    metrics = {f"prototype_geometry.{key}": {"value": float(value), "step": 0} for key, value in summary.items()}
+    metrics = {
+        f"prototype_geometry.{key}": {"value": float(value), "step": 0} for key, value in summary.items()
+    }
     return figure, report, metrics

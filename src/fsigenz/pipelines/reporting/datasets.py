@@ -22,8 +22,13 @@ class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
         max_results: at most this many runs, most recent first.
     """
 
-    def __init__(self, experiment_name: str | None = None, filter_string: str = "", max_results: int = 50_000,
-                 metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        experiment_name: str | None = None,
+        filter_string: str = "",
+        max_results: int = 50_000,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         self._experiment_name = experiment_name
         self._filter_string = filter_string
         self._max_results = max_results
@@ -58,7 +63,9 @@ class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
         return runs.reset_index(drop=True)
 
     def save(self, data: pd.DataFrame) -> None:
-        raise DatasetError("MlflowRunsDataset is read-only: runs are written by kedro run through kedro-mlflow")
+        raise DatasetError(
+            "MlflowRunsDataset is read-only: runs are written by kedro run through kedro-mlflow"
+        )
 
     def _describe(self) -> dict[str, Any]:
         return {"experiment_name": self._experiment_name, "filter_string": self._filter_string}
@@ -81,7 +88,9 @@ class MlflowTagsDataset(AbstractDataset[dict, None]):
             raise DatasetError(f"MlflowTagsDataset: expected a dict of tags, got {type(data).__name__}")
         if mlflow.active_run() is None:
             return
-        mlflow.set_tags({f"{self._prefix}.{key}" if self._prefix else str(key): str(value) for key, value in data.items()})
+        mlflow.set_tags(
+            {f"{self._prefix}.{key}" if self._prefix else str(key): str(value) for key, value in data.items()}
+        )
 
     def load(self) -> dict:
         raise DatasetError("MlflowTagsDataset is write-only: read the tags back with mlflow.search_runs")

@@ -21,18 +21,65 @@ from fsigenz.methods.registry import METHODS
 
 logger = logging.getLogger(__name__)
 
-COMPARISON_COLUMNS = ("method", "dataset", "n_seeds", "czsl", "unseen", "seen", "h", "h_cs", "ausuc",
-                      "n_synthetic_per_class", "seconds_generation", "seconds_fit", "seconds_selection")
-STUDY_COLUMNS = ("setting", "dataset", "czsl", "unseen", "seen", "h", "h_cs", "ausuc", "n_synthetic_per_class", "seconds_fit")
-SEED_STUDY_COLUMNS = ("setting", "dataset", "n_seeds", "czsl", "unseen", "seen", "h", "h_cs", "ausuc", "seconds_fit")
-PUBLISHED_MARKDOWN_COLUMNS = ("label", "dataset", "unseen", "seen", "h", "project_h", "flag", "source", "verified")
+COMPARISON_COLUMNS = (
+    "method",
+    "dataset",
+    "n_seeds",
+    "czsl",
+    "unseen",
+    "seen",
+    "h",
+    "h_cs",
+    "ausuc",
+    "n_synthetic_per_class",
+    "seconds_generation",
+    "seconds_fit",
+    "seconds_selection",
+)
+STUDY_COLUMNS = (
+    "setting",
+    "dataset",
+    "czsl",
+    "unseen",
+    "seen",
+    "h",
+    "h_cs",
+    "ausuc",
+    "n_synthetic_per_class",
+    "seconds_fit",
+)
+SEED_STUDY_COLUMNS = (
+    "setting",
+    "dataset",
+    "n_seeds",
+    "czsl",
+    "unseen",
+    "seen",
+    "h",
+    "h_cs",
+    "ausuc",
+    "seconds_fit",
+)
+PUBLISHED_MARKDOWN_COLUMNS = (
+    "label",
+    "dataset",
+    "unseen",
+    "seen",
+    "h",
+    "project_h",
+    "flag",
+    "source",
+    "verified",
+)
 
 
 def collect_runs(mlflow_runs: pd.DataFrame) -> pd.DataFrame:
     """One row per finished run and dataset namespace with test metrics and costs."""
     table_methods = [name for name, spec in METHODS.items() if spec.uses_prototypes]
     rows = runs_by_dataset(mlflow_runs, prototype_table_methods=table_methods)
-    logger.info("Read %d MLflow runs: %d (run, dataset) results with test metrics", len(mlflow_runs), len(rows))
+    logger.info(
+        "Read %d MLflow runs: %d (run, dataset) results with test metrics", len(mlflow_runs), len(rows)
+    )
     return rows
 
 
@@ -41,11 +88,17 @@ def _published_markdown(table: pd.DataFrame, published: pd.DataFrame, labels: di
     beside = published_beside(table, published)
     lines = ["", "## Published numbers on the same inputs", ""]
     unmatched = table[["dataset", "features", "semantics"]].drop_duplicates()
-    unmatched = unmatched[~unmatched.set_index(["dataset", "features", "semantics"]).index.isin(
-        beside.set_index(["dataset", "features", "semantics"]).index)]
+    unmatched = unmatched[
+        ~unmatched.set_index(["dataset", "features", "semantics"]).index.isin(
+            beside.set_index(["dataset", "features", "semantics"]).index
+        )
+    ]
     if beside.empty:
-        lines.append("No published entry (conf/base/published.yml) has the features and semantics of these runs.")
+        lines.append(
+            "No published entry (conf/base/published.yml) has the features and semantics of these runs."
+        )
     else:
+
         def ours(row) -> str:
             if pd.isna(row["project_h"]):
                 return "–"
@@ -56,22 +109,43 @@ def _published_markdown(table: pd.DataFrame, published: pd.DataFrame, labels: di
         shown = beside.assign(
             label=[labels.get(m, l) if l == m else l for m, l in zip(beside["method"], beside["label"])],
             project_h=[ours(r) for _, r in beside.iterrows()],
-            flag=["⚑ outside" if v is True else ("inside" if v is False else "–") for v in beside["outside_interval"]],
-            verified=[str(v) if v not in (False, "false", None) else "not verified" for v in beside["verified"]],
+            flag=[
+                "⚑ outside" if v is True else ("inside" if v is False else "–")
+                for v in beside["outside_interval"]
+            ],
+            verified=[
+                str(v) if v not in (False, "false", None) else "not verified" for v in beside["verified"]
+            ],
         )
-        headers = {"label": "Method (published)", "dataset": "Dataset", "unseen": "U", "seen": "S", "h": "H",
-                   "project_h": "H here (mean ± 95 %)", "flag": "published H vs our interval",
-                   "source": "Source", "verified": "Checked"}
-        for (dataset, features, semantics), part in shown.groupby(["dataset", "features", "semantics"], sort=False):
-            lines += [f"{dataset}: features {features}, semantics {semantics}", "",
-                      markdown_table(part, PUBLISHED_MARKDOWN_COLUMNS, headers)]
+        headers = {
+            "label": "Method (published)",
+            "dataset": "Dataset",
+            "unseen": "U",
+            "seen": "S",
+            "h": "H",
+            "project_h": "H here (mean ± 95 %)",
+            "flag": "published H vs our interval",
+            "source": "Source",
+            "verified": "Checked",
+        }
+        for (dataset, features, semantics), part in shown.groupby(
+            ["dataset", "features", "semantics"], sort=False
+        ):
+            lines += [
+                f"{dataset}: features {features}, semantics {semantics}",
+                "",
+                markdown_table(part, PUBLISHED_MARKDOWN_COLUMNS, headers),
+            ]
     for row in unmatched.itertuples(index=False):
-        lines.append(f"- {row.dataset}: features '{row.features}', semantics '{row.semantics}': no published numbers on these inputs.")
+        lines.append(
+            f"- {row.dataset}: features '{row.features}', semantics '{row.semantics}': no published numbers on these inputs."
+        )
     return "\n".join(lines) + "\n"
 
 
-def report_comparison(run_results: pd.DataFrame, reporting: dict, published: dict | None = None
-                      ) -> tuple[pd.DataFrame, str, Figure, pd.DataFrame]:
+def report_comparison(
+    run_results: pd.DataFrame, reporting: dict, published: dict | None = None
+) -> tuple[pd.DataFrame, str, Figure, pd.DataFrame]:
     """Each method on each dataset (mean ± 95 % interval over the seeds study's runs where there are
     some, else the latest run): CSV and Markdown tables, efficiency figure, and the published numbers
     (conf/base/published.yml) whose features and semantics match the runs'."""
@@ -91,8 +165,10 @@ def report_comparison(run_results: pd.DataFrame, reporting: dict, published: dic
         markdown += "\nNo finished run with test metrics yet.\n"
     else:
         seeds = sorted({int(n) for n in table["n_seeds"]})
-        markdown += (f"\nSeeds: runs per row ({', '.join(map(str, seeds))}); a value with ± is the mean over the "
-                     f"'{seed_study}' study's seeds and the half-width of its 95 % interval (Student t).\n")
+        markdown += (
+            f"\nSeeds: runs per row ({', '.join(map(str, seeds))}); a value with ± is the mean over the "
+            f"'{seed_study}' study's seeds and the half-width of its 95 % interval (Student t).\n"
+        )
         markdown += _published_markdown(table, entries, labels)
     beside = published_beside(table, entries)
     logger.info("Comparison:\n%s", markdown)
@@ -114,6 +190,8 @@ def report_studies(run_results: pd.DataFrame, studies: dict) -> tuple[dict, dict
             table = study_table(run_results, name, settings)
             columns = STUDY_COLUMNS
         tables[name] = table
-        markdown[name] = f"# Study: {name}\n\n{study.get('description', '')}\n\n" + markdown_table(table, columns)
+        markdown[name] = f"# Study: {name}\n\n{study.get('description', '')}\n\n" + markdown_table(
+            table, columns
+        )
         figures[f"{name}.png"] = study_figure(table, name)
     return tables, markdown, figures

@@ -25,12 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from fsigenz.experiments.studies import StudySetting, format_value, kedro_params, select_settings, study_settings
+from fsigenz.experiments.studies import (
+    StudySetting,
+    format_value,
+    kedro_params,
+    select_settings,
+    study_settings,
+)
 
 logger = logging.getLogger("fsigenz.studies")
 
 REPORT_PIPELINE = "reporting"
-RUN_ENVIRONMENT = {"KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+RUN_ENVIRONMENT = {
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "HF_HUB_OFFLINE": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 
 
 @dataclass
@@ -68,8 +78,10 @@ def load_project(project_path: Path, env: str | None):
 def study_from_parameters(parameters: dict, study: str) -> tuple[dict, list[StudySetting]]:
     studies = parameters.get("studies") or {}
     if study not in studies:
-        raise SystemExit(f"unknown study '{study}': parameters 'studies' (conf/base/parameters_experiments.yml) "
-                         f"define {sorted(studies)}")
+        raise SystemExit(
+            f"unknown study '{study}': parameters 'studies' (conf/base/parameters_experiments.yml) "
+            f"define {sorted(studies)}"
+        )
     return studies[study], study_settings(study, studies[study])
 
 
@@ -83,15 +95,24 @@ def setting_configurations(parameters: dict, setting: StudySetting, namespaces: 
 
     dotlist = [f"{key}={format_value(value)}" for key, value in sorted(setting.overrides.items())]
     command_line = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist)) if dotlist else {}
-    global_blocks = {name: deep_merge(parameters.get(name) or {}, command_line.get(name)) for name in CONFIGURABLE_BLOCKS}
+    global_blocks = {
+        name: deep_merge(parameters.get(name) or {}, command_line.get(name)) for name in CONFIGURABLE_BLOCKS
+    }
     return {
         ns: resolve_run_configuration(ns, global_blocks, parameters.get(ns) or {}, command_line)
         for ns in namespaces
     }
 
 
-def setting_command(kedro: Sequence[str], setting: StudySetting, namespaces: list[str], explicit_namespaces: bool,
-                    extra_params: str, env: str | None, pipeline: str | None) -> list[str]:
+def setting_command(
+    kedro: Sequence[str],
+    setting: StudySetting,
+    namespaces: list[str],
+    explicit_namespaces: bool,
+    extra_params: str,
+    env: str | None,
+    pipeline: str | None,
+) -> list[str]:
     """The ``kedro run`` command line of one setting."""
     params = ",".join(p for p in (kedro_params(setting.overrides), extra_params) if p)
     command = [*kedro, "run"]
@@ -106,8 +127,9 @@ def setting_command(kedro: Sequence[str], setting: StudySetting, namespaces: lis
     return command
 
 
-def run_tagged(command: list[str], client, experiment_id: str, run_name: str, tags: dict[str, str],
-               project_path: Path) -> tuple[str, int]:
+def run_tagged(
+    command: list[str], client, experiment_id: str, run_name: str, tags: dict[str, str], project_path: Path
+) -> tuple[str, int]:
     """Create an MLflow run with ``tags``, run ``command`` inside it (``MLFLOW_RUN_ID``), restore its name."""
     run = client.create_run(experiment_id, tags=tags, run_name=run_name)
     run_id = run.info.run_id
@@ -151,16 +173,31 @@ def run_study(
     outcomes = []
     for index, setting in enumerate(settings, 1):
         command = setting_command(kedro, setting, namespaces, explicit, extra_params, env, pipeline)
-        logger.info("Study %s, setting %d/%d %s: %s", study, index, len(settings), setting.name, " ".join(command))
+        logger.info(
+            "Study %s, setting %d/%d %s: %s", study, index, len(settings), setting.name, " ".join(command)
+        )
         if dry_run:
             continue
         started = time.perf_counter()
-        tags = {"study": study, "setting": setting.name, "study_invocation": invocation, "study_role": "setting",
-                **({"seed": str(setting.seed)} if setting.seed is not None else {})}
-        run_id, returncode = run_tagged(command, client, experiment_id, f"{study}/{setting.name}", tags, project_path)
+        tags = {
+            "study": study,
+            "setting": setting.name,
+            "study_invocation": invocation,
+            "study_role": "setting",
+            **({"seed": str(setting.seed)} if setting.seed is not None else {}),
+        }
+        run_id, returncode = run_tagged(
+            command, client, experiment_id, f"{study}/{setting.name}", tags, project_path
+        )
         outcomes.append(SettingOutcome(setting.name, run_id, returncode, time.perf_counter() - started))
-        logger.info("Study %s, setting %s: %s in %.0f s (MLflow run %s)", study, setting.name,
-                    "finished" if returncode == 0 else f"FAILED (exit {returncode})", outcomes[-1].seconds, run_id)
+        logger.info(
+            "Study %s, setting %s: %s in %.0f s (MLflow run %s)",
+            study,
+            setting.name,
+            "finished" if returncode == 0 else f"FAILED (exit {returncode})",
+            outcomes[-1].seconds,
+            run_id,
+        )
     if report:
         command = [*kedro, "run", *(["--env", env] if env else []), "--pipelines", REPORT_PIPELINE]
         logger.info("Study %s, report: %s", study, " ".join(command))
@@ -171,7 +208,9 @@ def run_study(
                 logger.error("Study %s: the reporting pipeline failed (exit %d)", study, returncode)
             else:
                 folder = project_path / "data" / "08_reporting" / "studies"
-                logger.info("Study %s: table %s, figure %s", study, folder / f"{study}.md", folder / f"{study}.png")
+                logger.info(
+                    "Study %s: table %s, figure %s", study, folder / f"{study}.md", folder / f"{study}.png"
+                )
                 table = folder / f"{study}.md"
                 if table.is_file():
                     print(table.read_text())
@@ -179,12 +218,17 @@ def run_study(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", help="a study of parameters 'studies' (conf/base/parameters_experiments.yml)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "study", help="a study of parameters 'studies' (conf/base/parameters_experiments.yml)"
+    )
     parser.add_argument("--namespaces", help="comma-separated datasets (default: every dataset present)")
     parser.add_argument("--only", nargs="+", help="run only these settings")
-    parser.add_argument("--params", default="", help="extra kedro --params for every setting, e.g. 'a.b=1,c=2'")
+    parser.add_argument(
+        "--params", default="", help="extra kedro --params for every setting, e.g. 'a.b=1,c=2'"
+    )
     parser.add_argument("--env", help="kedro configuration environment")
     parser.add_argument("--pipeline", help="kedro pipeline per setting (default: __default__)")
     parser.add_argument("--no-report", action="store_true", help="skip the reporting pipeline at the end")
@@ -195,8 +239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in RUN_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     outcomes = run_study(
-        args.study, args.project_path, args.namespaces.split(",") if args.namespaces else None, args.only,
-        args.params, args.env, args.pipeline, not args.no_report, args.dry_run,
+        args.study,
+        args.project_path,
+        args.namespaces.split(",") if args.namespaces else None,
+        args.only,
+        args.params,
+        args.env,
+        args.pipeline,
+        not args.no_report,
+        args.dry_run,
     )
     failed = [o.setting for o in outcomes if o.returncode]
     if failed:

@@ -41,7 +41,9 @@ def load_parameters(project_path: Path, env: str | None = None, runtime_params: 
     from fsigenz.settings import CONFIG_LOADER_ARGS
 
     loader = OmegaConfigLoader(
-        conf_source=str(Path(project_path) / "conf"), env=env, runtime_params=runtime_params or {},
+        conf_source=str(Path(project_path) / "conf"),
+        env=env,
+        runtime_params=runtime_params or {},
         **CONFIG_LOADER_ARGS,
     )
     # as KedroContext.params does: --params refine the files key by key
@@ -55,7 +57,9 @@ def tuning_inputs(parameters: dict, namespace: str, method: str | None):
     from fsigenz.configuration import CONFIGURABLE_BLOCKS, resolve_run_configuration
 
     if namespace not in parameters or "source" not in (parameters[namespace] or {}):
-        raise SystemExit(f"--namespace {namespace}: no parameters '{namespace}.source' (conf/base/parameters_data_ingestion.yml)")
+        raise SystemExit(
+            f"--namespace {namespace}: no parameters '{namespace}.source' (conf/base/parameters_data_ingestion.yml)"
+        )
     command_line = dict(parameters.get("command_line") or {})
     if method:
         command_line = deep_merge(command_line, {namespace: {"model": {"method": method}}})
@@ -67,15 +71,28 @@ def tuning_inputs(parameters: dict, namespace: str, method: str | None):
 def _pruner(name: str):
     import optuna
 
-    pruners = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5), "none": optuna.pruners.NopPruner}
+    pruners = {
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5),
+        "none": optuna.pruners.NopPruner,
+    }
     if name not in pruners:
         raise SystemExit(f"tuning.pruner: expected one of {sorted(pruners)}, got '{name}'")
     return pruners[name]()
 
 
-def worker(project_path: str, env: str | None, runtime_params: dict, namespace: str, method: str | None,
-           study_name: str, storage: str, n_trials: int, seed: int | None, pruner: str,
-           single_thread: bool = False) -> None:
+def worker(
+    project_path: str,
+    env: str | None,
+    runtime_params: dict,
+    namespace: str,
+    method: str | None,
+    study_name: str,
+    storage: str,
+    n_trials: int,
+    seed: int | None,
+    pruner: str,
+    single_thread: bool = False,
+) -> None:
     """One worker: open the shared study and run ``n_trials`` trials.
 
     ``single_thread``: one BLAS/torch thread, for worker processes that share the cores (set before torch loads).
@@ -95,8 +112,12 @@ def worker(project_path: str, env: str | None, runtime_params: dict, namespace: 
         f"tuning.search_spaces.{method}",
     )
     study = optuna.create_study(
-        study_name=study_name, storage=storage_for(storage), direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=_pruner(pruner),
+        study_name=study_name,
+        storage=storage_for(storage),
+        direction="maximize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_pruner(pruner),
     )
     study.optimize(make_objective(load_source(source), configuration, dimensions), n_trials=n_trials)
 
@@ -126,19 +147,38 @@ def tune(
     n_trials = int(n_trials or options.get("n_trials", 20))
     storage = storage or options.get("storage", "sqlite:///optuna.db")
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):  # relative to the project
-        storage = f"sqlite:///{project_path / storage[len('sqlite:///'):]}"
+        storage = f"sqlite:///{project_path / storage[len('sqlite:///') :]}"
     study_name = study_name or f"{namespace}-{method}"
     seed = options.get("seed")
     pruner = options.get("pruner", "median")
-    shares = [n_trials // workers + (1 if index < n_trials % workers else 0) for index in range(max(1, workers))]
+    shares = [
+        n_trials // workers + (1 if index < n_trials % workers else 0) for index in range(max(1, workers))
+    ]
     storage_for(storage)  # create the tables once, before workers race to
     arguments = [
-        (str(project_path), env, runtime_params, namespace, method, study_name, storage, share,
-         None if seed is None else seed + index, pruner)
-        for index, share in enumerate(shares) if share > 0
+        (
+            str(project_path),
+            env,
+            runtime_params,
+            namespace,
+            method,
+            study_name,
+            storage,
+            share,
+            None if seed is None else seed + index,
+            pruner,
+        )
+        for index, share in enumerate(shares)
+        if share > 0
     ]
-    logger.info("Study '%s' on %s: %d trials in %d worker(s), metric %s on the validation split",
-                study_name, storage, n_trials, len(arguments), metric)
+    logger.info(
+        "Study '%s' on %s: %d trials in %d worker(s), metric %s on the validation split",
+        study_name,
+        storage,
+        n_trials,
+        len(arguments),
+        metric,
+    )
     if len(arguments) == 1:
         worker(*arguments[0])
     else:
@@ -171,8 +211,9 @@ def _parse_params(text: str) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--namespace", default="synthetic", help="dataset namespace (default synthetic)")
     parser.add_argument("--method", help="method to tune (default: model.method of the configuration)")
     parser.add_argument("--n-trials", type=int, help="trials this command runs (default tuning.n_trials)")
@@ -187,8 +228,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-    tune(args.project_path, args.namespace, args.method, args.n_trials, args.workers, args.study_name,
-         args.storage, args.output, args.env, _parse_params(args.params), not args.no_write)
+    tune(
+        args.project_path,
+        args.namespace,
+        args.method,
+        args.n_trials,
+        args.workers,
+        args.study_name,
+        args.storage,
+        args.output,
+        args.env,
+        _parse_params(args.params),
+        not args.no_write,
+    )
     return 0
 
 
