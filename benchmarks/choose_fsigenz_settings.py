@@ -95,11 +95,11 @@ def chosen_overrides(device: str) -> tuple[dict, Path]:
 def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -> dict:
     import optuna
     import torch
+    from fsigenz_vs_generative import DATASET
 
     from fsigenz.data.synthetic import make_synthetic_benchmark
-    from fsigenz.experiments.tuning import parse_search_space, suggest_setting, validation_score
     from fsigenz.device import bf16_supported
-    from fsigenz_vs_generative import DATASET
+    from fsigenz.experiments.tuning import parse_search_space, suggest_setting, validation_score
 
     harness.use_all_cores()
     use_bf16 = device == "cpu" and bf16_supported(torch.device("cpu"))

@@ -214,9 +214,8 @@ def build(method: str, parameters: dict):
 
 def run_one(dataset, dataset_name: str, method: str, seed: int, metric: str) -> dict:
     """Select on validation (as ``kedro run``), refit on trainval for the selected length, test once."""
-    from fsigenz.protocol import final_protocol, select_model, set_nested, validation_protocol
-
     from fsigenz.methods.registry import method_spec
+    from fsigenz.protocol import final_protocol, select_model, set_nested, validation_protocol
 
     parameters = fsigenz_parameters(dataset_name, seed)
     steps_parameter = "scc.n_steps"

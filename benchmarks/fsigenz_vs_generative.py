@@ -51,8 +51,9 @@ import argparse
 import time
 from pathlib import Path
 
-import harness
 from choose_fsigenz_settings import chosen_overrides
+
+import harness
 
 DATASET = dict(
     n_seen_classes=100,
@@ -90,11 +91,10 @@ BF16_FSIGENZ = {"scc": {"use_bf16": True}}
 
 def run_method(dataset, method: str, extra_overrides: dict) -> dict:
     """The Kedro nodes of one namespace run for ``method``: seconds per node, metrics, settings."""
+    from fsigenz.methods.registry import method_spec
     from fsigenz.pipelines.classifier_training.nodes import select_on_validation, train_final_model
     from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
     from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
-
-    from fsigenz.methods.registry import method_spec
 
     configuration = harness.method_configuration(method, "synthetic", extra_overrides)
     seconds: dict[str, float] = {}

@@ -21,8 +21,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BENCHMARKS = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCHMARKS.parent
@@ -214,7 +215,7 @@ class PeakMemory:
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         import gc
 
         import torch  # before the reset: importing torch alone takes ~0.5 GB

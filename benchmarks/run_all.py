@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = headline(benchmarks)
     if args.quick:  # small sizes say nothing about the goals
-        figures["goals"] = {goal: None for goal in figures["goals"]}
+        figures["goals"] = dict.fromkeys(figures["goals"])
     summary = {
         **figures,
         "machine": harness.machine_info(),

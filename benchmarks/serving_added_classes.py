@@ -29,9 +29,9 @@ import argparse
 import json
 import time
 
-import harness  # puts src/ on the path
 import numpy as np
 
+import harness  # puts src/ on the path
 from fsigenz.data.synthetic import make_synthetic_benchmark
 from fsigenz.evaluation.metrics import harmonic_mean, per_class_accuracy
 from fsigenz.methods.base import ZeroShotTask

@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import harness
 import numpy as np
 import requests
+
+import harness
 
 BATCHES = (1, 1000)
 SERVER_START_SECONDS = 900
@@ -126,6 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import mlflow
+
     from fsigenz.serving import feature_table
 
     model = mlflow.pyfunc.load_model(args.model_uri)

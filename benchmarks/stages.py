@@ -28,8 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import harness
 import standins
+
+import harness
 
 STAGES = ("ingestion", "msas_prototypes", "similarity", "scc_epoch", "scoring")
 DATASETS = ("cub", "sun")

@@ -7,15 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import choose_fsigenz_settings  # noqa: E402
-import harness  # noqa: E402
 import run_all  # noqa: E402
 import scc_throughput  # noqa: E402
+
+import harness  # noqa: E402
 
 
 def _write_search(path: Path, best: dict) -> None:

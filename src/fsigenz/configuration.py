@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from fsigenz.methods.registry import METHODS, deep_merge, method_parameters, method_spec
 from fsigenz.methods.settings import SettingsError, validate_settings
@@ -74,7 +75,7 @@ class RunConfiguration:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunConfiguration":
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfiguration:
         data = dict(data)
         data["selection"] = SelectionSettings(**(data.get("selection") or {}))
         return cls(**data)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from fsigenz.methods.base import ZeroShotMethod
-from fsigenz.methods.registry import METHODS
 from fsigenz.methods.prototype_classes import PrototypeClasses, supports_prototype_classes
+from fsigenz.methods.registry import METHODS
 
 ADDED_CLASS_SCORING = ("auto", "prototypes", "attributes")
 
@@ -80,7 +80,7 @@ class ZeroShotClassifier:
 
     def with_new_classes(
         self, names: list[str], attributes: np.ndarray, scoring: str = "auto"
-    ) -> "ZeroShotClassifier":
+    ) -> ZeroShotClassifier:
         """A copy that also scores the classes ``names``, given by raw attribute columns (m, L).
 
         The attributes must be in the form the training classes had (e.g. L2-normalised columns for
@@ -139,7 +139,7 @@ class ZeroShotClassifier:
             attributes = np.hstack([self.added_class_attributes, attributes])
         return dataclasses.replace(self, added_class_attributes=attributes, **grown)
 
-    def with_examples(self, class_name: str, features: np.ndarray) -> "ZeroShotClassifier":
+    def with_examples(self, class_name: str, features: np.ndarray) -> ZeroShotClassifier:
         """A copy with k labelled examples (raw features (k, d)) of one class folded in (few-shot).
 
         The class's examples are averaged (with any folded in before) into one more reference of the

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
-
 
 # (method, n_synthetic_per_class, H) of a small fake comparison
 FAKE_METHODS = (("fsigenz", 20, 44.0), ("tcn", 0, 33.0), ("eszsl", 0, 36.0), ("fclswgan", 300, 40.0))

@@ -79,10 +79,9 @@ def test_real_features_are_centred_on_trainval(small_synthetic):
 
 
 def test_pipeline_node_writes_figure_report_and_metrics(small_synthetic, tmp_path):
+    from fsigenz.configuration import resolve_run_configuration
     from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
     from fsigenz.pipelines.prototype_visualisation.nodes import visualise_prototypes
-
-    from fsigenz.configuration import resolve_run_configuration
 
     config = resolve_run_configuration(
         "synthetic", {"model": {"method": "fsigenz"}, "fsigenz": {"prototypes": {"n_prototypes": 4}}}

@@ -5,6 +5,7 @@ import optuna
 import pytest
 import yaml
 
+from fsigenz.configuration import resolve_run_configuration
 from fsigenz.experiments.tuning import (
     apply_setting,
     parse_search_space,
@@ -13,7 +14,6 @@ from fsigenz.experiments.tuning import (
     validation_score,
     write_tuned_parameters,
 )
-from fsigenz.configuration import resolve_run_configuration
 from tests.kedro_project import make_project
 
 # a small synthetic source and ESZSL: a trial takes a fraction of a second

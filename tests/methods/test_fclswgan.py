@@ -7,8 +7,6 @@ conditioned on attributes and trained on seen classes can synthesise usable unse
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 

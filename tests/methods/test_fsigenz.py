@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.methods.problems import unseen_accuracy
 from fsigenz.methods.fsigenz import FSIGenZClassifier
+from tests.methods.problems import unseen_accuracy
 
 SMALL_SCC = dict(encoder_hidden=64, scorer_hidden=64, batch_size=32, n_steps=300, device="cpu")
 

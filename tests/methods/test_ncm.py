@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tests.methods.problems import unseen_accuracy
 from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.ncm import NearestClassMeanClassifier
+from tests.methods.problems import unseen_accuracy
 
 
 def test_prototypes_alone_beat_chance(synthetic_problem):

@@ -18,8 +18,8 @@ import pytest
 from fsigenz.pipelines.feature_extraction.nodes import extract_image_features
 from fsigenz.serving import feature_table
 from tests.features.images import TINY_MODEL, save_checkpoint, save_image
-from tests.pipelines.test_kedro_runs import tiny_params
 from tests.kedro_project import kedro, make_project
+from tests.pipelines.test_kedro_runs import tiny_params
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ Scores are (N, C) over every class, as everywhere in :mod:`fsigenz.evaluation`; 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -23,7 +23,7 @@ method) the seed study covers.
 from __future__ import annotations
 
 import re
-from typing import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

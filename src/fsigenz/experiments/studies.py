@@ -26,8 +26,9 @@ dataset namespace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 STUDY_KEYS = ("description", "settings", "sweeps", "seeds", "seed_parameters")
 SEED_SEPARATOR = "/seed="
@@ -130,7 +131,7 @@ def _with_seeds(
     return [
         StudySetting(
             f"{setting.name}{SEED_SEPARATOR}{seed}",
-            {**setting.overrides, **{parameter: seed for parameter in seed_parameters}},
+            {**setting.overrides, **dict.fromkeys(seed_parameters, seed)},
             setting.swept_parameter,
             setting.value,
             seed,

@@ -19,9 +19,10 @@ Search-space spec, per parameter: ``{type: float, low, high, log}``, ``{type: in
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 

@@ -81,7 +81,7 @@ class Backbone:
             features = self.model(images)
         return features.float().cpu().numpy()
 
-    def snapshot(self) -> "BackboneSnapshot":
+    def snapshot(self) -> BackboneSnapshot:
         """This backbone as plain data (weights copied to the CPU), to save and rebuild elsewhere."""
         if "model_name" not in self.identity:
             raise ValueError("Backbone.identity: no 'model_name'; build the backbone with BackboneSpec.build")
@@ -198,7 +198,7 @@ class BackboneSpec:
     @classmethod
     def from_identity(
         cls, identity: dict, device: str = "auto", cache_dir: str | Path | None = None
-    ) -> "BackboneSpec":
+    ) -> BackboneSpec:
         """The spec whose :meth:`identity` is ``identity`` (up to precision, which follows the device)."""
         weights = identity.get("weights")
         if weights not in WEIGHT_SOURCES or "model_name" not in identity:

@@ -56,7 +56,7 @@ class BackboneRecord:
     @classmethod
     def of_file(
         cls, features_file: str | Path, identity: dict, weights_cache_dir: str | Path | None = None
-    ) -> "BackboneRecord":
+    ) -> BackboneRecord:
         """The record of a feature file just written with the backbone of ``identity``."""
         features_file = Path(features_file)
         return cls(
@@ -81,7 +81,7 @@ class BackboneRecord:
         return target
 
     @classmethod
-    def read(cls, features_file: str | Path) -> "BackboneRecord | None":
+    def read(cls, features_file: str | Path) -> BackboneRecord | None:
         """The record beside ``features_file``, or None when there is none."""
         features_file = Path(features_file)
         path = record_file(features_file)

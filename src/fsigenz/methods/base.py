@@ -17,8 +17,9 @@ called every ``eval_every`` steps, used for early stopping on validation
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -119,6 +120,6 @@ class ZeroShotTask:
 
 
 class ZeroShotMethod(Protocol):
-    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "ZeroShotMethod": ...
+    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> ZeroShotMethod: ...
 
     def decision_function(self, features: np.ndarray) -> np.ndarray: ...

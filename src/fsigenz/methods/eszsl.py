@@ -34,7 +34,7 @@ class ESZSL:
     def n_synthetic_per_class(self) -> int:
         return 0
 
-    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "ESZSL":
+    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> ESZSL:
         self.centering_ = FeatureCentering(self.l2_normalize).fit(task.features)
         x = self.centering_.transform(task.features).astype(np.float64).T  # (d, N)
         seen = np.asarray(task.seen_classes)

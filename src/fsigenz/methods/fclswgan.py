@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -274,7 +274,7 @@ class FeatureGeneratingGANClassifier:
             raise ValueError(f"gan_betas: expected two numbers in [0, 1), got {self.gan_betas!r}")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> "FeatureGeneratingGANClassifier":
+    def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> FeatureGeneratingGANClassifier:
         """Pre-train the seen classifier, train the WGAN-GP, synthesise unseen features, train the GZSL softmax."""
         self._validate_hyperparameters()
         features, labels = task.features, task.labels  # validated by ZeroShotTask itself

@@ -27,8 +27,9 @@ A preset sets the keys listed in :data:`PRESETS`; settings given explicitly over
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -271,7 +272,7 @@ class FSIGenZClassifier:
         task: ZeroShotTask,
         monitor: Monitor | None = None,
         prototypes: np.ndarray | None = None,
-    ) -> "FSIGenZClassifier":
+    ) -> FSIGenZClassifier:
         """Learn from ``task``; ``monitor(step, self)`` is called during SCC training.
 
         ``prototypes``: optional (L, P, d) prototypes for ``task.unseen_classes`` (in that order),

@@ -66,7 +66,7 @@ class MSAS:
         self.threshold_mode = threshold_mode
         self.weight = weight
 
-    def fit(self, attributes: np.ndarray) -> "MSAS":
+    def fit(self, attributes: np.ndarray) -> MSAS:
         """Fix T_h from A_o (m, C): a quantile of all its entries, or the absolute value."""
         attributes = _as_attribute_matrix(attributes)
         if self.threshold_mode not in THRESHOLD_MODES:

@@ -8,7 +8,8 @@ sim(x, μ_u,k) over its P prototypes (max, or mean).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class NearestClassMeanClassifier:
         task: ZeroShotTask,
         monitor: Monitor | None = None,
         prototypes: np.ndarray | None = None,
-    ) -> "NearestClassMeanClassifier":
+    ) -> NearestClassMeanClassifier:
         """Class means of the seen classes and prototypes of the unseen ones.
 
         ``monitor`` is accepted for the common protocol and unused (nothing iterative).

@@ -18,7 +18,7 @@ class FeatureCentering:
     def __init__(self, l2_normalize: bool = False) -> None:
         self.l2_normalize = l2_normalize
 
-    def fit(self, features: np.ndarray) -> "FeatureCentering":
+    def fit(self, features: np.ndarray) -> FeatureCentering:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[0] == 0:
             raise ValueError(f"features: expected a non-empty (N, d) matrix, got {features.shape}")

@@ -73,7 +73,7 @@ class PrototypeClasses:
     example_counts: dict[int, int] = field(default_factory=dict)
 
     @classmethod
-    def for_estimator(cls, estimator) -> "PrototypeClasses":
+    def for_estimator(cls, estimator) -> PrototypeClasses:
         if not supports_prototype_classes(estimator):
             raise ValueError(
                 f"{type(estimator).__name__}: scoring classes by prototypes needs a fitted FSIGenZ model with "
@@ -81,7 +81,7 @@ class PrototypeClasses:
             )
         return cls()
 
-    def with_generated(self, estimator, first_index: int, attributes: np.ndarray) -> "PrototypeClasses":
+    def with_generated(self, estimator, first_index: int, attributes: np.ndarray) -> PrototypeClasses:
         """A copy with classes ``first_index``, ``first_index + 1``, … given by raw attribute columns (m, L')."""
         adjusted = estimator.msas_.transform(np.asarray(attributes, dtype=np.float64))
         prototypes, _ = estimator.prototype_generator_.generate(adjusted)
@@ -90,7 +90,7 @@ class PrototypeClasses:
             generated[first_index + offset] = np.asarray(class_prototypes, dtype=np.float64)
         return dataclasses.replace(self, generated=generated)
 
-    def with_examples(self, estimator, class_index: int, features: np.ndarray) -> "PrototypeClasses":
+    def with_examples(self, estimator, class_index: int, features: np.ndarray) -> PrototypeClasses:
         """A copy with the raw ``features`` (k, d) folded into the mean of class ``class_index``'s examples."""
         centred = np.asarray(estimator.centering_.transform(features), dtype=np.float64)
         sums, counts = dict(self.example_sums), dict(self.example_counts)

@@ -86,7 +86,7 @@ class PrototypeGenerator:
 
     def fit(
         self, seen_attributes: np.ndarray, features: np.ndarray, labels: np.ndarray
-    ) -> "PrototypeGenerator":
+    ) -> PrototypeGenerator:
         """Store A_s, compute M_s from (features, labels) and the rescaling norm.
 
         ``seen_attributes``: (m, K); ``features``: (N, d) of seen classes only; ``labels``: (N,)

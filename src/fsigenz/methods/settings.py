@@ -15,7 +15,8 @@ import dataclasses
 import functools
 import inspect
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
@@ -47,7 +48,7 @@ def _field(name: str, annotation: Any, default: Any) -> tuple:
     return (name, annotation, default)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def settings_schema(component: type) -> type:
     """A dataclass with one typed field per constructor argument of ``component`` (its defaults);
     a group argument (``msas``, ``scc``, ...) becomes a nested schema."""
@@ -68,7 +69,7 @@ def settings_schema(component: type) -> type:
     return dataclasses.make_dataclass(f"{component.__name__}Settings", fields, frozen=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dict_schema_cached(name: str, items: tuple) -> type:
     fields = [_field(key, type(value), value) for key, value in items]
     return dataclasses.make_dataclass(f"{name.title()}Settings", fields)

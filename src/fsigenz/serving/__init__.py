@@ -16,6 +16,7 @@ Rows are counted from 0 in every message (row 0: the first row of the table, aft
 The Kedro inference pipeline (``fsigenz.pipelines.inference``) wires these into the MLflow model.
 """
 
+from fsigenz.serving.examples import add_examples, examples_by_class
 from fsigenz.serving.feature_table import (
     FEATURE_PREFIX,
     VECTOR_COLUMN,
@@ -24,15 +25,14 @@ from fsigenz.serving.feature_table import (
     features_from_table,
 )
 from fsigenz.serving.image_backbone import ImageBackbone, NoImageBackboneError, source_features_file
-from fsigenz.serving.examples import add_examples, examples_by_class
 from fsigenz.serving.model_input import IMAGE_PATH_COLUMN, features_for_scoring
 from fsigenz.serving.new_classes import (
     CLASS_COLUMN,
     add_classes,
-    table_from_csv_text,
     classifier_of,
     new_class_attributes,
     read_class_table,
+    table_from_csv_text,
 )
 
 __all__ = [

@@ -60,15 +60,15 @@ class ImageBackbone:
     every request, and the weights are read-only.
     """
 
-    snapshot: "BackboneSnapshot | None"
+    snapshot: BackboneSnapshot | None
     reason_absent: str = ""
     batch_size: int = DEFAULT_BATCH_SIZE
-    _built: "Backbone | None" = field(default=None, init=False, repr=False, compare=False)
+    _built: Backbone | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def for_source(
         cls, source: dict, include: bool = True, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> "ImageBackbone":
+    ) -> ImageBackbone:
         """The backbone that made the features ``source`` reads, or an empty one saying why there is none.
 
         Builds the backbone (on the CPU) from the weights named by the feature file's backbone record;
@@ -123,7 +123,7 @@ class ImageBackbone:
 
         return embed_image_files(self._backbone(), files, self.batch_size)
 
-    def _backbone(self) -> "Backbone":
+    def _backbone(self) -> Backbone:
         if self.snapshot is None:
             raise NoImageBackboneError(f"no image backbone: {self.reason_absent}")
         if self._built is None:
@@ -134,11 +134,11 @@ class ImageBackbone:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_built": None}
 
-    def __deepcopy__(self, memo: dict) -> "ImageBackbone":
+    def __deepcopy__(self, memo: dict) -> ImageBackbone:
         return self
 
 
-def _snapshot_of_recorded_backbone(record, features_file: Path) -> "BackboneSnapshot":
+def _snapshot_of_recorded_backbone(record, features_file: Path) -> BackboneSnapshot:
     """The recorded backbone, built again from the same weights, as a snapshot."""
     from fsigenz.features import BackboneWeightsError
     from fsigenz.features.provenance import record_file

@@ -7,7 +7,7 @@ gather, forward, loss, backward, Adam) once as a CUDA graph and replays it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from fsigenz.device import bf16_supported, resolve_device
-from fsigenz.methods.prototype_scores import ReferenceScores
 from fsigenz.methods.early_stopping import MONITORED_LOSS, EarlyStopping, LossHistory
+from fsigenz.methods.prototype_scores import ReferenceScores
 from fsigenz.methods.scc.cuda_graph import CudaGraphTrainingStep
 from fsigenz.methods.scc.kernel import ScoringWorkspace
 from fsigenz.methods.scc.loss import LOSSES, grouped_bce_loss, soft_target_cross_entropy
@@ -247,7 +248,7 @@ class SemanticContrastiveClassifier:
         monitor: SCCMonitor | None = None,
         warm_start: bool = False,
         anchor: ReferenceScores | None = None,
-    ) -> "SemanticContrastiveClassifier":
+    ) -> SemanticContrastiveClassifier:
         """Train on rows ``features`` (N, d) of class ``sample_classes`` (N,) in 0..C-1.
 
         ``is_prototype`` (N,) marks prototype rows; ``class_attributes`` is the adjusted A (m, C);
@@ -288,7 +289,7 @@ class SemanticContrastiveClassifier:
         monitor: SCCMonitor | None,
         warm_start: bool = False,
         anchor: ReferenceScores | None = None,
-    ) -> "SemanticContrastiveClassifier":
+    ) -> SemanticContrastiveClassifier:
         features, sample_classes, is_prototype, class_attributes = self._validate_training_rows(
             features, sample_classes, is_prototype, class_attributes, targets
         )

@@ -12,8 +12,8 @@ from fsigenz.serving import (
     ImageBackbone,
     add_classes,
     add_examples,
-    table_from_csv_text,
     features_for_scoring,
+    table_from_csv_text,
 )
 
 logger = logging.getLogger(__name__)

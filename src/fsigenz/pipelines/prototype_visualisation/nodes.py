@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 from matplotlib.figure import Figure
 
+from fsigenz.configuration import RunConfiguration
 from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.experiments.figures import prototype_tsne_figure
 from fsigenz.experiments.prototype_geometry import (
@@ -16,7 +17,6 @@ from fsigenz.experiments.prototype_geometry import (
     tsne_embedding,
     visualisation_points,
 )
-from fsigenz.configuration import RunConfiguration
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from fsigenz.experiments.studies import (
     StudySetting,

@@ -19,8 +19,8 @@ import logging
 import multiprocessing
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from fsigenz.experiments.tuning import (
     make_objective,
