@@ -15,6 +15,7 @@ under the command line).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -226,6 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="report the best setting, write nothing")
     parser.add_argument("--project-path", default=".", type=Path)
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("optuna") is None:
+        raise SystemExit(
+            "scripts/tune.py needs Optuna, which is not installed: "
+            "pip install -c constraints.txt -e '.[tune]' (or make setup-dev); see docs/development.md"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     tune(
