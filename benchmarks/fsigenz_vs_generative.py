@@ -94,7 +94,7 @@ def run_method(dataset, method: str, extra_overrides: dict) -> dict:
     """The Kedro nodes of one namespace run for ``method``: seconds per node, metrics, settings."""
     from fsigenz.methods.registry import method_spec
     from fsigenz.pipelines.classifier_training.nodes import select_on_validation, train_final_model
-    from fsigenz.pipelines.evaluation.nodes import evaluate_on_test
+    from fsigenz.pipelines.evaluation.nodes import evaluate_on_test, score_test_split
     from fsigenz.pipelines.prototype_generation.nodes import generate_prototype_table
 
     configuration = harness.method_configuration(method, "synthetic", extra_overrides)
@@ -110,7 +110,7 @@ def run_method(dataset, method: str, extra_overrides: dict) -> dict:
     trained = train_final_model(dataset, table, selection, configuration)
     seconds["final_fit"] = time.perf_counter() - start
     start = time.perf_counter()
-    report, _ = evaluate_on_test(dataset, trained, selection)
+    report, _ = evaluate_on_test(score_test_split(dataset, trained), trained, selection)
     seconds["test_evaluation"] = time.perf_counter() - start
     return {
         "method": method,

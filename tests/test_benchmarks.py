@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -77,3 +79,18 @@ def test_cuda_timing_starts_after_the_graph_is_captured():
     # eager warm-up steps, then the capture step, must all fall before the first timed step
     assert scc_throughput.warmup_steps("cuda") > CUDA_GRAPH_WARMUP_STEPS
     assert scc_throughput.warmup_steps("cpu") == scc_throughput.WARMUP_STEPS
+
+
+def test_end_to_end_benchmark_calls_the_pipelines_nodes_as_they_are():
+    """fsigenz_vs_generative runs the Kedro nodes in process: a tiny run of each kind of method keeps
+    it in step with their signatures (it is not otherwise run by the test suite)."""
+    import fsigenz_vs_generative
+
+    from fsigenz.data.synthetic import make_synthetic_benchmark
+
+    dataset = make_synthetic_benchmark(**{**fsigenz_vs_generative.QUICK_DATASET, "images_per_class": 12})
+    tiny = {"fsigenz": {"scc": {"n_steps": 20, "eval_every": 10}}}
+    for method, overrides in (("fsigenz", tiny), ("ncm", {})):
+        result = fsigenz_vs_generative.run_method(dataset, method, overrides)
+        assert result["method"] == method and 0.0 <= result["h_calibrated"] <= 100.0
+        assert result["seconds"] == pytest.approx(sum(result["seconds_by_node"].values()), abs=0.01)
