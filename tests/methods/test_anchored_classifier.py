@@ -118,6 +118,11 @@ def test_reference_scores_by_hand():
     np.testing.assert_allclose(
         module(torch.tensor(rows, dtype=torch.float32)).numpy(), 3.0 * scores, atol=1e-6
     )
+    # inside the SCC's bf16 autocast (scc.use_bf16) the anchor stays in float32
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        autocast_scores = module(torch.tensor(rows, dtype=torch.bfloat16))
+    assert autocast_scores.dtype == torch.float32
+    np.testing.assert_allclose(autocast_scores.numpy(), 3.0 * scores, atol=1e-2)
 
 
 def test_class_balanced_batches_draw_every_class_alike():

@@ -60,7 +60,12 @@ class ReferenceScores(nn.Module):
         return -torch.cdist(rows, references).square()
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        rows = rows.to(self.class_means.dtype)
+        # in the buffers' precision even inside the SCC's bf16 autocast: the anchor is a few GEMMs, and a
+        # bf16 cosine would round the scores that the SCC only corrects
+        with torch.autocast(device_type=rows.device.type, enabled=False):
+            return self._forward(rows.to(self.class_means.dtype))
+
+    def _forward(self, rows: torch.Tensor) -> torch.Tensor:
         scores = rows.new_zeros((rows.shape[0], self.n_classes))
         scores[:, self.seen_classes] = self._scores(rows, self.class_means)
         if self.n_unseen and self.n_per_class:
