@@ -1,4 +1,4 @@
-"""FSIGenZ end to end against the f-CLSWGAN-style generative baseline: seconds and H, same data, same protocol.
+"""FSIGenZ end to end vs the f-CLSWGAN-style generative baseline: seconds and H, same data, same protocol.
 
 Both methods go through exactly what ``kedro run`` does for a namespace (the Kedro nodes, called in
 process): model selection on the class-disjoint validation split with early stopping and the
@@ -177,7 +177,8 @@ def run(
         print(f"[fsigenz_vs_generative] running {label} ...", flush=True)
         results[label] = r = run_method(dataset, method, overrides)
         print(
-            f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  H (calibrated) {r['h_calibrated']:.2f}  "
+            f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  "
+            f"H (calibrated) {r['h_calibrated']:.2f}  "
             f"H {r['h']:.2f}  by node {r['seconds_by_node']}",
             flush=True,
         )
@@ -211,7 +212,8 @@ def run(
     )
     fsigenz, gan = results["fsigenz"], results["generative"]
     summary = (
-        f"\n\nBoth methods with settings chosen on validation, float32: FSIGenZ is **{speedup('fsigenz'):.2f}×** "
+        f"\n\nBoth methods with settings chosen on validation, float32: "
+        f"FSIGenZ is **{speedup('fsigenz'):.2f}×** "
         f"as fast as the generative baseline, at test H {fsigenz['h_calibrated']:.1f} against "
         f"{gan['h_calibrated']:.1f}"
     )
@@ -225,7 +227,8 @@ def run(
         f". As configured for the synthetic namespace (not chosen on this data), FSIGenZ is "
         f"{speedup('fsigenz_configured'):.2f}× at H {results['fsigenz_configured']['h_calibrated']:.1f}. "
         f"Reference, not FSIGenZ: its prototype stage alone, classified by nearest class mean (`ncm`), takes "
-        f"{prototypes_ncm['seconds']:.2f} s for H {prototypes_ncm['h_calibrated']:.1f} — the prototypes are cheap "
+        f"{prototypes_ncm['seconds']:.2f} s for H {prototypes_ncm['h_calibrated']:.1f} — "
+        f"the prototypes are cheap "
         f"and informative; the SCC is where FSIGenZ spends its time."
     )
     return {
