@@ -128,7 +128,8 @@ def search(n_trials: int, device: str = "cpu", timeout_s: float | None = None) -
             }
         )
         print(
-            f"[choose_fsigenz_settings] trial {trial.number}: validation H {metrics[OBJECTIVE]:.1f} {setting}",
+            f"[choose_fsigenz_settings] trial {trial.number}: "
+            f"validation H {metrics[OBJECTIVE]:.1f} {setting}",
             flush=True,
         )
         return metrics[OBJECTIVE]

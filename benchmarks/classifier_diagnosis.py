@@ -260,7 +260,8 @@ def summarise(rows: list[dict], metric: str) -> str:
     for (dataset, _, method), row in sorted(newest.items()):
         groups.setdefault((dataset, method), []).append(row)
     lines = [
-        "| dataset | method | seeds | CZSL | U | S | H | H (cal.) | best of H, H (cal.) | step | s (sel. + fit) |",
+        "| dataset | method | seeds | CZSL | U | S | H | H (cal.) | best of H, H (cal.) "
+        "| step | s (sel. + fit) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
@@ -274,7 +275,8 @@ def summarise(rows: list[dict], metric: str) -> str:
         lines.append(
             f"| {dataset} | {method} | {len(group)} | {cell([r['czsl_top1'] for r in group])} | "
             f"{cell([r['gzsl_unseen'] for r in group])} | {cell([r['gzsl_seen'] for r in group])} | "
-            f"{cell([r['gzsl_h'] for r in group])} | {cell([r['gzsl_h_cs'] for r in group])} | {cell(best)} | "
+            f"{cell([r['gzsl_h'] for r in group])} | {cell([r['gzsl_h_cs'] for r in group])} | "
+            f"{cell(best)} | "
             f"{np.mean(steps):.0f} | {np.mean(seconds):.0f} |"
         )
     return "\n".join(lines) + "\n"

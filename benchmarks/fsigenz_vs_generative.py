@@ -1,4 +1,4 @@
-"""FSIGenZ end to end against the f-CLSWGAN-style generative baseline: seconds and H, same data, same protocol.
+"""FSIGenZ end to end vs the f-CLSWGAN-style generative baseline: seconds and H, same data, same protocol.
 
 Both methods go through exactly what ``kedro run`` does for a namespace (the Kedro nodes, called in
 process): model selection on the class-disjoint validation split with early stopping and the
@@ -178,7 +178,8 @@ def run(
         print(f"[fsigenz_vs_generative] running {label} ...", flush=True)
         results[label] = r = run_method(dataset, method, overrides)
         print(
-            f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  H (calibrated) {r['h_calibrated']:.2f}  "
+            f"[fsigenz_vs_generative] {label:<21} {r['seconds']:8.1f} s  "
+            f"H (calibrated) {r['h_calibrated']:.2f}  "
             f"H {r['h']:.2f}  by node {r['seconds_by_node']}",
             flush=True,
         )
@@ -212,7 +213,8 @@ def run(
     )
     fsigenz, gan = results["fsigenz"], results["generative"]
     summary = (
-        f"\n\nBoth methods selected on validation, float32: FSIGenZ's default is **{speedup('fsigenz'):.2f}×** "
+        f"\n\nBoth methods selected on validation, float32: "
+        f"FSIGenZ's default is **{speedup('fsigenz'):.2f}×** "
         f"as fast as the generative baseline, at test H {fsigenz['h_calibrated']:.1f} against "
         f"{gan['h_calibrated']:.1f}"
     )
@@ -226,7 +228,8 @@ def run(
         f". The paper's classifier (preset paper, its settings chosen on validation for this data) is "
         f"{speedup('fsigenz_paper'):.2f}× at H {results['fsigenz_paper']['h_calibrated']:.1f}. "
         f"Reference, not FSIGenZ: its prototype stage alone, classified by nearest class mean (`ncm`), takes "
-        f"{prototypes_ncm['seconds']:.2f} s for H {prototypes_ncm['h_calibrated']:.1f} — the prototypes are cheap "
+        f"{prototypes_ncm['seconds']:.2f} s for H {prototypes_ncm['h_calibrated']:.1f} — "
+        f"the prototypes are cheap "
         f"and informative; the SCC is where FSIGenZ spends its time."
     )
     return {

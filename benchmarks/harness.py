@@ -190,7 +190,7 @@ def summarise(times: list[float]) -> dict[str, float]:
 
 def paired_ratio(numerator: list[float], denominator: list[float]) -> dict[str, float]:
     """Best-of ratio min(num)/min(den) and the median of the per-repeat ratios."""
-    pairs = [n / d for n, d in zip(numerator, denominator)]
+    pairs = [n / d for n, d in zip(numerator, denominator, strict=True)]
     return {
         "best": round(min(numerator) / min(denominator), 4),
         "median_of_pairs": round(statistics.median(pairs), 4),
@@ -273,7 +273,8 @@ def run_json_subprocess(args: list[str], timeout: float | None = None) -> dict[s
     )
     if completed.returncode != 0:
         raise RuntimeError(
-            f"benchmark worker {' '.join(args)} failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
+            f"benchmark worker {' '.join(args)} failed (exit {completed.returncode}):\n"
+            f"{completed.stderr[-4000:]}"
         )
     lines = [line for line in completed.stdout.splitlines() if line.strip()]
     return json.loads(lines[-1])

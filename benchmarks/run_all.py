@@ -146,8 +146,9 @@ def markdown(summary: dict[str, Any]) -> str:
         + (" (uncommitted changes)" if summary["git"]["dirty"] else ""),
         "",
         f"**Machine**: {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs "
-        f"({machine['physical_cores']} physical cores), torch {machine['torch']} with {machine['torch_threads']} "
-        f"threads, AVX-512 BF16: {'yes' if machine['avx512_bf16'] else 'no'}, AMX: {'yes' if machine['amx_bf16'] else 'no'}, "
+        f"({machine['physical_cores']} physical cores), torch {machine['torch']} with "
+        f"{machine['torch_threads']} threads, AVX-512 BF16: {'yes' if machine['avx512_bf16'] else 'no'}, "
+        f"AMX: {'yes' if machine['amx_bf16'] else 'no'}, "
         f"CUDA: {machine['cuda_device'] or 'none'}. Load average (1, 5, 15 min) before / after: "
         f"{summary['load_average_before']} / {summary['load_average_after']}."
         + "".join(f" `{k}={v}`." for k, v in (machine.get("omp_environment") or {}).items()),
@@ -209,7 +210,8 @@ def markdown(summary: dict[str, Any]) -> str:
             ]
     lines += [
         "",
-        "Rerun: `make benchmark` (or `python benchmarks/run_all.py [--quick] [--only NAME] [--device cuda]`); "
+        "Rerun: `make benchmark` "
+        "(or `python benchmarks/run_all.py [--quick] [--only NAME] [--device cuda]`); "
         "see docs/benchmarks.md.",
         "",
     ]

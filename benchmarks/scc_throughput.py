@@ -223,7 +223,8 @@ def run(quick: bool = False, device: str = "cpu", steps: int | None = None, prof
         rows.append(row)
         print(
             f"[scc] {case.size:<5} {case.precision:<4} {case.device:<5} threads {case.threads:<3} batch "
-            f"{case.batch:<5} {'graph ' if case.cuda_graph else ''}step {row['step']['best_s']:.4f} s ({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
+            f"{case.batch:<5} {'graph ' if case.cuda_graph else ''}step {row['step']['best_s']:.4f} s "
+            f"({row['step_tflops'] * 1000:.1f} GFLOP/s)  "
             f"matmul {row['matmul']['best_s']:.4f} s  ratio {row['ratio']['best']:.3f} "
             f"(median of pairs {row['ratio']['median_of_pairs']:.3f})",
             flush=True,

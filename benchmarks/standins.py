@@ -4,8 +4,10 @@ With the real xlsa17 split files beside the checkout (``../shared/data/CUB`` and
 that folder plus a simulated ``res101.mat`` written on the real split locations
 (:func:`fsigenz.data.xlsa17.write_res101_standin`), so every size is the real one:
 
-    CUB: 7 057 trainval / 4 731 test images (1 764 test_seen + 2 967 test_unseen), 200 classes, 312 attributes
-    SUN: 10 320 trainval / 4 020 test images (2 580 test_seen + 1 440 test_unseen), 717 classes, 102 attributes
+    CUB: 7 057 trainval / 4 731 test images (1 764 test_seen + 2 967 test_unseen),
+         200 classes, 312 attributes
+    SUN: 10 320 trainval / 4 020 test images (2 580 test_seen + 1 440 test_unseen),
+         717 classes, 102 attributes
 
 and d = 768 (a ViT-B/16 feature). Without them, :func:`fsigenz.data.synthetic.make_synthetic_benchmark`
 generates a dataset of the same class, attribute and image counts (the source block says which).

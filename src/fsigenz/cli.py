@@ -72,7 +72,8 @@ def error_report(error: BaseException, node: str | None, log: Path | None) -> st
 
 
 def _bookkeeping(action, *args):
-    """Run a clean-up step after a failure or a stop; its own failure is noted, never raised over the first."""
+    """Run a clean-up step after a failure or a stop; its own failure is noted, never raised over the
+    first."""
     try:
         return action(*args)
     except Exception as error:  # noqa: BLE001 - the first error is the one to report

@@ -111,7 +111,7 @@ def layered_blocks(
             namespace_command_line.get(name) if isinstance(namespace_command_line, Mapping) else None,
         )
         merged: dict = {}
-        for where, layer in zip(("", f"{namespace}.", "", f"{namespace}."), layers):
+        for where, layer in zip(("", f"{namespace}.", "", f"{namespace}."), layers, strict=True):
             if layer is None:
                 continue
             if not isinstance(layer, Mapping):

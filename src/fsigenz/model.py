@@ -133,7 +133,8 @@ class ZeroShotClassifier:
             )
         if self.prototype_classes is not None:
             raise ValueError(
-                "scoring: this model's added classes or examples are scored by prototypes; add the others so too"
+                "scoring: this model's added classes or examples are scored by prototypes; "
+                "add the others so too"
             )
         if self.added_class_attributes is not None:
             attributes = np.hstack([self.added_class_attributes, attributes])

@@ -60,7 +60,8 @@ def available_namespaces(raw_data: Path = RAW_DATA) -> list[str]:
 
 
 def _per_namespace(base: Pipeline, namespaces: list[str]) -> Pipeline:
-    """``base`` once per namespace; where it reads ``run_configuration``, with the namespace's resolve node."""
+    """``base`` once per namespace; where it reads ``run_configuration``, with the namespace's resolve
+    node."""
     namespaced = []
     for ns in namespaces:
         pipeline = base

@@ -162,7 +162,7 @@ def grid_settings(grid: dict[str, list] | None) -> list[dict[str, Any]]:
     for key in keys:
         if not isinstance(grid[key], (list, tuple)) or len(grid[key]) == 0:
             raise ValueError(f"selection grid: '{key}' must map to a non-empty list, got {grid[key]!r}")
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 @dataclass

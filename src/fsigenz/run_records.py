@@ -49,7 +49,8 @@ _failed_node: str | None = None
 
 
 def record_command_line(argv: list[str]) -> None:
-    """Remember the command line as typed (``kedro run --namespaces=awa2 …``) for the ``kedro_command`` tag."""
+    """Remember the command line as typed (``kedro run --namespaces=awa2 …``) for the ``kedro_command``
+    tag."""
     global _command_line
     program = Path(argv[0]).name if argv else "kedro"
     if program == "__main__.py":
@@ -58,7 +59,8 @@ def record_command_line(argv: list[str]) -> None:
 
 
 def process_started(pid: int) -> str | None:
-    """When process ``pid`` started (seconds since the epoch, as text), or None when there is no such process."""
+    """When process ``pid`` started (seconds since the epoch, as text), or None when there is no such
+    process."""
     try:
         import psutil
 

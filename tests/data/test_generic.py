@@ -89,7 +89,8 @@ def test_transposed_features_are_named_as_such(small_synthetic, tmp_path):
     np.save(tmp_path / "features.npy", features.T)
     with pytest.raises(
         DataValidationError,
-        match=rf"features.npy: looks transposed: expected \(N, d\).* got \({features.shape[1]}, {features.shape[0]}\)",
+        match=rf"features.npy: looks transposed: expected \(N, d\).* "
+        rf"got \({features.shape[1]}, {features.shape[0]}\)",
     ):
         load_generic(tmp_path)
 
@@ -102,6 +103,7 @@ def test_duplicated_class_names_are_named_with_their_lines(small_synthetic, tmp_
     name = table.loc[1, "class"]
     with pytest.raises(
         DataValidationError,
-        match=rf"class_attributes.csv: field 'class': expected unique class names; repeated .*'{name}': \[3, 6\]",
+        match=rf"class_attributes.csv: field 'class': expected unique class names; "
+        rf"repeated .*'{name}': \[3, 6\]",
     ):
         load_generic(tmp_path)

@@ -137,7 +137,8 @@ def test_fractional_label_is_refused_not_truncated(real_xlsa17_copy):
     scipy.io.savemat(folder / "res101.mat", {"features": features["features"], "labels": labels})
     with pytest.raises(
         DataValidationError,
-        match=r"res101.mat: field 'labels': expected 1-based class indices \(whole numbers\), got 3.5 at entry 3",
+        match=r"res101.mat: field 'labels': expected 1-based class indices \(whole numbers\), "
+        r"got 3.5 at entry 3",
     ):
         load_xlsa17(folder)
 
@@ -171,7 +172,8 @@ def test_duplicated_location_is_named(real_xlsa17_copy):
     scipy.io.savemat(folder / "att_splits.mat", content)
     with pytest.raises(
         DataValidationError,
-        match=rf"field 'test_seen_loc': expected each location once; 1 repeated, e\.g\. \[{repeated}\] \(1-based",
+        match=rf"field 'test_seen_loc': expected each location once; "
+        rf"1 repeated, e\.g\. \[{repeated}\] \(1-based",
     ):
         load_xlsa17(folder)
 
@@ -185,6 +187,7 @@ def test_overlapping_splits_name_the_1_based_locations(real_xlsa17_copy):
     scipy.io.savemat(folder / "att_splits.mat", content)
     with pytest.raises(
         DataValidationError,
-        match=rf"field 'test_seen_loc': expected no location of 'trainval_loc'; 1 shared, e\.g\. \[{shared}\] \(1-based",
+        match=rf"field 'test_seen_loc': expected no location of 'trainval_loc'; "
+        rf"1 shared, e\.g\. \[{shared}\] \(1-based",
     ):
         load_xlsa17(folder)

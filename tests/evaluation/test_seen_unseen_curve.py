@@ -45,7 +45,7 @@ def test_every_point_is_the_gzsl_accuracy_at_its_gamma_and_the_ends_are_czsl_and
     scores_unseen, labels_unseen = rng.normal(size=(60, 9)), rng.integers(5, 9, 60)
     scores_seen, labels_seen = rng.normal(size=(50, 9)), rng.integers(0, 5, 50)
     curve = seen_unseen_curve(scores_unseen, labels_unseen, scores_seen, labels_seen, mask)
-    for gamma, unseen, seen in zip(curve.gammas[1:-1], curve.unseen[1:-1], curve.seen[1:-1]):
+    for gamma, unseen, seen in zip(curve.gammas[1:-1], curve.unseen[1:-1], curve.seen[1:-1], strict=True):
         expected = gzsl_accuracy(scores_unseen, labels_unseen, scores_seen, labels_seen, mask, gamma)
         assert (unseen, seen) == pytest.approx((expected.unseen, expected.seen))
     assert curve.unseen[0] == 0 and curve.seen[-1] == 0

@@ -86,7 +86,8 @@ def mlflow_store(tmp_path):
 
 
 def runs_frame(rows: list[dict]) -> pd.DataFrame:
-    """A DataFrame shaped like mlflow.search_runs output from {run_id, start, status, metrics, params, tags} dicts."""
+    """A DataFrame shaped like mlflow.search_runs output from {run_id, start, status, metrics, params,
+    tags} dicts."""
     records = []
     for i, row in enumerate(rows):
         record = {

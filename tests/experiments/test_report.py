@@ -102,7 +102,7 @@ def test_one_row_per_run_and_dataset_with_costs(runs):
 
 def test_comparison_keeps_the_latest_run_per_method_and_dataset(runs):
     table = comparison_table(runs_by_dataset(runs), method_order=["fsigenz", "ncm", "eszsl", "fclswgan"])
-    assert list(zip(table["dataset"], table["method"], table["h"])) == [
+    assert list(zip(table["dataset"], table["method"], table["h"], strict=True)) == [
         ("awa2", "ncm", 30.0),
         ("synthetic", "fsigenz", 44.0),  # the newer run; ablation/sensitivity runs are not in the comparison
         ("synthetic", "ncm", 50.0),

@@ -1,4 +1,5 @@
-"""The reports built from an MLflow store: in-process (dataset + nodes) and through the study runner + kedro."""
+"""The reports built from an MLflow store: in-process (dataset + nodes) and through the study runner and
+kedro."""
 
 import os
 import subprocess
@@ -34,7 +35,7 @@ def test_report_from_a_temporary_store(mlflow_store, tmp_path):
     table, markdown, figure, beside = report_comparison(
         collect_runs(runs), PARAMETERS["reporting"], published
     )
-    assert list(zip(table["method"], table["h"], table["n_synthetic_per_class"])) == [
+    assert list(zip(table["method"], table["h"], table["n_synthetic_per_class"], strict=True)) == [
         ("fsigenz", 44.0, 20),
         ("tcn", 33.0, 0),
         ("eszsl", 36.0, 0),

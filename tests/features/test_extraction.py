@@ -49,7 +49,7 @@ def image_set(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("images")
     rng = np.random.default_rng(0)
     rows = []
-    for c, name in enumerate(CLASSES):
+    for name in CLASSES:
         for i in range(IMAGES_PER_CLASS):
             rel = f"{name}/{i}.{'png' if i % 2 else 'jpg'}"
             save_image(root / rel, rng, i)
@@ -347,7 +347,7 @@ def test_random_init_never_touches_the_network(monkeypatch):
     assert backbone.feature_dim == 192 and backbone.identity["weights"] == "random"
 
 
-# ------------------------------------------------------------------ provenance, snapshots, a few files at once
+# --------------------------------------------------------------- provenance, snapshots, a few files at once
 def test_each_feature_file_gets_a_record_of_its_backbone(reference, tmp_path):
     npz, generic = reference["out"] / "tiny_features.npz", reference["out"] / "features.npy"
     assert reference["summary"]["record_files"] == [

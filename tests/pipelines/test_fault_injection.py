@@ -45,7 +45,8 @@ def _environment() -> dict:
 
 
 def run_and_stop(project: Path, params: str, node: str, signal_number: int) -> tuple[int, str]:
-    """Start ``kedro run --params=params`` and send ``signal_number`` when ``node`` starts; its exit code and output."""
+    """Start ``kedro run --params=params`` and send ``signal_number`` when ``node`` starts; its exit code
+    and output."""
     log = project / f"stopped_{signal_number}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -54,7 +55,8 @@ def run_and_stop(project: Path, params: str, node: str, signal_number: int) -> t
             env=_environment(),
             stdout=out,
             stderr=subprocess.STDOUT,
-            # as from a terminal: Ctrl-C reaches it even when this test runs in a background job (which ignores SIGINT)
+            # as from a terminal: Ctrl-C reaches it even when this test runs in a background job
+            # (which ignores SIGINT)
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 600
@@ -67,7 +69,8 @@ def run_and_stop(project: Path, params: str, node: str, signal_number: int) -> t
         if f"Running node: {node}" not in log.read_text():
             process.kill()
             pytest.fail(
-                f"the run did not reach {node} (ended: {process.poll() is not None}):\n{log.read_text()[-3000:]}"
+                f"the run did not reach {node} (ended: {process.poll() is not None}):\n"
+                f"{log.read_text()[-3000:]}"
             )
         process.send_signal(signal_number)
         return process.wait(timeout=300), log.read_text()

@@ -21,7 +21,8 @@ TINY = {
 
 
 def configuration(method="fsigenz", command_line=None):
-    """The run configuration of the synthetic namespace for ``method``, from conf/base and ``command_line``."""
+    """The run configuration of the synthetic namespace for ``method``, from conf/base and
+    ``command_line``."""
     params = {}
     for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters_*.yml")):
         params.update(yaml.safe_load(path.read_text()) or {})
@@ -80,7 +81,8 @@ def test_a_prototype_table_made_with_other_settings_is_refused(small_synthetic):
     selection = select_on_validation(small_synthetic, ncm)
     with pytest.raises(
         ValueError,
-        match=r"prototype_table: made with the prototype settings .*n_prototypes\": 20.*rerun the prototypes pipeline",
+        match=r"prototype_table: made with the prototype settings .*n_prototypes\": 20"
+        r".*rerun the prototypes pipeline",
     ):
         train_final_model(small_synthetic, fsigenz_table, selection, ncm)
 

@@ -1,4 +1,5 @@
-"""A failed ``kedro run`` ends with its real reason, short; its MLflow run says so; its outputs are not published."""
+"""A failed ``kedro run`` ends with its real reason, short; its MLflow run says so; its outputs are not
+published."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def test_unknown_or_empty_namespace_lists_the_valid_ones_and_the_folder(tmp_path
     (tmp_path / "data/01_raw/awa2/res101.mat").write_bytes(b"x")
     with pytest.raises(
         click.BadParameter,
-        match=r"unknown dataset namespace 'foo'; expected one of synthetic, cub, awa2, sun, custom \(with data now: synthetic, awa2\)",
+        match=r"unknown dataset namespace 'foo'; expected one of synthetic, cub, awa2, sun, custom "
+        r"\(with data now: synthetic, awa2\)",
     ):
         check_namespaces(["foo"])
     with pytest.raises(
@@ -37,12 +39,18 @@ def test_unknown_or_empty_namespace_lists_the_valid_ones_and_the_folder(tmp_path
     check_namespaces(["synthetic", "awa2"])  # present: accepted
 
 
+def clean_up_after_failure():
+    """A clean-up hook that fails itself, as kedro-mlflow's did: its error chains the first only
+    implicitly (``__context__``)."""
+    raise RuntimeError("No free input is allowed")
+
+
 def test_report_names_the_first_error_not_the_one_raised_while_handling_it():
     try:
         try:
             raise ValueError("prototypes: field 'n_prototypes': expected an integer >= 0, got -5")
         except ValueError:
-            raise RuntimeError("No free input is allowed")  # a follow-on error, as kedro-mlflow's was
+            clean_up_after_failure()  # a follow-on error raised while handling the first
     except RuntimeError as error:
         raised = error
     assert isinstance(first_error(raised), ValueError)

@@ -83,7 +83,8 @@ def load_generic(
         ) from error
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
         raise DataValidationError(
-            f"{features_path}: expected a numeric (N, d) array, got shape {features.shape}, dtype {features.dtype}"
+            f"{features_path}: expected a numeric (N, d) array, got shape {features.shape}, "
+            f"dtype {features.dtype}"
         )
 
     images = _read_table(images_path, "columns 'label' and 'split', one row per feature row")
@@ -99,13 +100,15 @@ def load_generic(
         )
     if len(images) != features.shape[0]:
         raise DataValidationError(
-            f"{images_path}: expected one row per feature row ({features.shape[0]} in {features_path.name}), got {len(images)}"
+            f"{images_path}: expected one row per feature row ({features.shape[0]} in {features_path.name}), "
+            f"got {len(images)}"
         )
     bad_split = ~images["split"].isin(SPLIT_VALUES)
     if bad_split.any():
         row = int(np.flatnonzero(bad_split)[0])
         raise DataValidationError(
-            f"{images_path}: field 'split': expected one of {SPLIT_VALUES}, got '{images['split'].iloc[row]}' (row {row + 2})"
+            f"{images_path}: field 'split': expected one of {SPLIT_VALUES}, "
+            f"got '{images['split'].iloc[row]}' (row {row + 2})"
         )
 
     table = _read_table(
@@ -131,7 +134,8 @@ def load_generic(
             name: [int(row) + 2 for row in rows] for name, rows in repeated.groupby(repeated).groups.items()
         }
         raise DataValidationError(
-            f"{attributes_path}: field 'class': expected unique class names; repeated (with their CSV lines): "
+            f"{attributes_path}: field 'class': expected unique class names; "
+            f"repeated (with their CSV lines): "
             f"{dict(list(where.items())[:5])}"
         )
     unknown = sorted(set(images["label"].astype(str)) - set(index))
@@ -147,7 +151,8 @@ def load_generic(
     wrong = np.intersect1d(labels[rows["test_unseen"]], seen_classes)
     if wrong.size:
         raise DataValidationError(
-            f"{images_path}: field 'split': test_unseen rows of seen classes {[class_names[c] for c in wrong[:5]]}"
+            f"{images_path}: field 'split': test_unseen rows of seen classes "
+            f"{[class_names[c] for c in wrong[:5]]}"
         )
 
     val_path = directory / val_classes_file

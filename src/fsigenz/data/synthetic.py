@@ -106,7 +106,8 @@ def make_synthetic_benchmark(**params) -> ZeroShotDataset:
         )
     if not 1 <= int(p["n_val_classes"]) < int(p["n_seen_classes"]):
         raise ValueError(
-            f"synthetic source: field 'n_val_classes': expected 1..{int(p['n_seen_classes']) - 1}, got {p['n_val_classes']}"
+            f"synthetic source: field 'n_val_classes': expected 1..{int(p['n_seen_classes']) - 1}, "
+            f"got {p['n_val_classes']}"
         )
     if p["images_per_class"] < 3:
         raise ValueError("synthetic source: field 'images_per_class': expected at least 3")

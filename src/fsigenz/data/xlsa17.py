@@ -63,7 +63,8 @@ def _names(cell: np.ndarray) -> list[str]:
 
 
 def _whole_numbers(values: np.ndarray, path: Path, key: str, what: str) -> np.ndarray:
-    """``values`` as int64, refusing NaN and fractions (naming the first bad entry, 1-based) instead of truncating."""
+    """``values`` as int64, refusing NaN and fractions (naming the first bad entry, 1-based) instead of
+    truncating."""
     values = np.asarray(values).ravel()
     if not np.issubdtype(values.dtype, np.number):
         raise DataValidationError(
@@ -77,7 +78,8 @@ def _whole_numbers(values: np.ndarray, path: Path, key: str, what: str) -> np.nd
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataValidationError(
-            f"{path}: field '{key}': expected {what} (whole numbers), got {values[first].item()!r} at entry {first + 1} "
+            f"{path}: field '{key}': expected {what} (whole numbers), "
+            f"got {values[first].item()!r} at entry {first + 1} "
             f"({int(bad.sum())} such entries)"
         )
     return values.astype(np.int64)
@@ -109,7 +111,8 @@ def _check_disjoint(locations: dict[str, np.ndarray], path: Path) -> None:
             shared = np.intersect1d(locations[first], locations[second])
             if shared.size:
                 raise DataValidationError(
-                    f"{path}: field '{second}': expected no location of '{first}'; {shared.size} shared, e.g. "
+                    f"{path}: field '{second}': expected no location of '{first}'; "
+                    f"{shared.size} shared, e.g. "
                     f"{[int(v) + 1 for v in shared[:5]]} (1-based rows of the feature file)"
                 )
 
@@ -136,8 +139,9 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
             )
         if features.shape[0] == labels.size != features.shape[1]:
             raise DataValidationError(
-                f"{path}: field 'features': looks transposed: expected (d, N) = one column per image as xlsa17 "
-                f"stores it, got {features.shape} with {labels.size} labels (one row per image); store features.T"
+                f"{path}: field 'features': looks transposed: "
+                f"expected (d, N) = one column per image as xlsa17 stores it, "
+                f"got {features.shape} with {labels.size} labels (one row per image); store features.T"
             )
         features = features.T  # res101.mat stores d x N
     if path.suffix == ".npz" and features.ndim == 2 and features.shape[1] == labels.size != features.shape[0]:
@@ -147,7 +151,8 @@ def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     if features.ndim != 2 or features.shape[0] != labels.size:
         raise DataValidationError(
-            f"{path}: field 'labels': expected one label per image ({features.shape[0] if features.ndim == 2 else '?'}), "
+            f"{path}: field 'labels': expected one label per image "
+            f"({features.shape[0] if features.ndim == 2 else '?'}), "
             f"got {labels.size}"
         )
     if not np.issubdtype(features.dtype, np.number):
@@ -207,7 +212,8 @@ def load_xlsa17(
     if labels_1based.min() < 1 or labels_1based.max() > n_classes:
         raise DataValidationError(
             f"{features_path}: field 'labels': expected 1-based class indices in [1, {n_classes}] "
-            f"({splits_path.name} lists {n_classes} classes), got [{labels_1based.min()}, {labels_1based.max()}]"
+            f"({splits_path.name} lists {n_classes} classes), "
+            f"got [{labels_1based.min()}, {labels_1based.max()}]"
         )
     labels = labels_1based - 1
     trainval = _locations(splits, "trainval_loc", splits_path, n_rows)
@@ -235,7 +241,8 @@ def load_xlsa17(
         unknown = [n for n in listed if n not in index]
         if unknown:
             raise DataValidationError(
-                f"{directory / f'valclasses{validation_fold}.txt'}: class names not in allclasses_names: {unknown[:5]}"
+                f"{directory / f'valclasses{validation_fold}.txt'}: "
+                f"class names not in allclasses_names: {unknown[:5]}"
             )
         val_classes, origin = np.array(sorted(index[n] for n in listed)), f"valclasses{validation_fold}.txt"
     else:
@@ -331,7 +338,8 @@ def write_res101_standin(
         {
             "features": features.T,
             "labels": (labels + 1).reshape(-1, 1).astype(np.float64),
-            STANDIN_MARKER: "fsigenz.data.xlsa17.write_res101_standin",  # so no report takes it for real features
+            # so no report takes it for real features
+            STANDIN_MARKER: "fsigenz.data.xlsa17.write_res101_standin",
         },
     )
     return output_path

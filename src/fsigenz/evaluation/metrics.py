@@ -186,7 +186,8 @@ class SeenUnseenCurve:
 
 
 def _sample_weights(labels: np.ndarray) -> np.ndarray:
-    """Weight of each sample in the per-class mean accuracy (in %): 100 / (#classes · #images of its class)."""
+    """Weight of each sample in the per-class mean accuracy (in %):
+    100 / (#classes · #images of its class)."""
     _, class_of_sample, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return 100.0 / (counts.size * counts[class_of_sample])
 
@@ -226,7 +227,8 @@ def seen_unseen_curve(
         or scores_seen.shape[1] != seen_mask.size
     ):
         raise ValueError(
-            f"seen_mask: expected one flag per score column ({scores_unseen.shape[1]}), got shape {seen_mask.shape}"
+            f"seen_mask: expected one flag per score column ({scores_unseen.shape[1]}), "
+            f"got shape {seen_mask.shape}"
         )
     if seen_mask.all() or not seen_mask.any():
         raise ValueError("seen_mask: expected both seen and unseen classes, got only one kind")

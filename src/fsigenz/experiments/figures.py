@@ -215,7 +215,8 @@ def prototype_tsne_figure(
         ax.set_title(
             "mean distance to the nearest real k-means centre: prototypes "
             f"{summary['prototype_distance']:.2f}, random points of the seen span "
-            f"{summary['random_span_distance']:.2f}, random points of the class box {summary['random_box_distance']:.2f}",
+            f"{summary['random_span_distance']:.2f}, random points of the class box "
+            f"{summary['random_box_distance']:.2f}",
             fontsize=8,
         )
     figure.suptitle(title)

@@ -53,7 +53,8 @@ def centred_unseen_features(dataset: ZeroShotDataset, l2_normalize: bool = False
 
 
 def prototypes_by_class(prototype_table: pd.DataFrame) -> dict[int, np.ndarray]:
-    """``{class_index: (P, d) prototypes}`` from a prototype table (columns class_index, prototype, vector)."""
+    """``{class_index: (P, d) prototypes}`` from a prototype table (columns class_index, prototype,
+    vector)."""
     missing = {"class_index", "prototype", "vector"} - set(prototype_table.columns)
     if missing:
         raise ValueError(

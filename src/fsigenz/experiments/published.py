@@ -103,7 +103,8 @@ def published_table(entries: Any, where: str = "published") -> pd.DataFrame:
                 continue  # some sources give H only
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
                 raise ValueError(
-                    f"{at} ({entry['method']}, {entry['dataset']}): field '{field}': expected a percentage in [0, 100]"
+                    f"{at} ({entry['method']}, {entry['dataset']}): field '{field}': "
+                    f"expected a percentage in [0, 100]"
                     f"{' or null' if field != 'h' else ''}, got {value!r}"
                 )
         u, s, h = (np.nan if entry[f] is None else float(entry[f]) for f in ("unseen", "seen", "h"))
@@ -160,6 +161,7 @@ def published_beside(project: pd.DataFrame, published: pd.DataFrame) -> pd.DataF
     half = pd.to_numeric(matched["project_h_ci95"], errors="coerce")
     outside = (matched["h"] - centre).abs() > half
     matched["outside_interval"] = [
-        bool(o) if pd.notna(c) and pd.notna(w) else None for o, c, w in zip(outside, centre, half)
+        bool(o) if pd.notna(c) and pd.notna(w) else None
+        for o, c, w in zip(outside, centre, half, strict=True)
     ]
     return matched[columns].reset_index(drop=True)

@@ -234,9 +234,9 @@ def comparison_table(
     single = latest(rows[keep], ["dataset", "method"]).assign(n_seeds=1)
     if seed_study:
         seeded = summarise_seeds(rows[study == seed_study], ["dataset", "method"])
-        covered = set(zip(seeded["dataset"], seeded["method"]))
+        covered = set(zip(seeded["dataset"], seeded["method"], strict=True))
         uncovered = pd.Series(
-            [(d, m) not in covered for d, m in zip(single["dataset"], single["method"])],
+            [(d, m) not in covered for d, m in zip(single["dataset"], single["method"], strict=True)],
             index=single.index,
             dtype=bool,
         )

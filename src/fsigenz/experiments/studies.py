@@ -100,7 +100,8 @@ def study_settings(name: str, study: Mapping[str, Any]) -> list[StudySetting]:
 def _with_seeds(
     where: str, settings: list[StudySetting], seeds: Any, seed_parameters: Any
 ) -> list[StudySetting]:
-    """Each setting once per seed (all ``seed_parameters`` set to it), or ``settings`` when no seeds are given."""
+    """Each setting once per seed (all ``seed_parameters`` set to it), or ``settings`` when no seeds are
+    given."""
     if seeds is None and seed_parameters is None:
         return settings
     if (

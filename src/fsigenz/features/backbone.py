@@ -275,7 +275,8 @@ class BackboneSpec:
 def _feature_extractor(
     model: torch.nn.Module, device: torch.device, identity: dict, data_config: dict | None = None
 ) -> Backbone:
-    """``model`` in eval mode on ``device`` with its eval preprocessing (from ``data_config``, else the model's)."""
+    """``model`` in eval mode on ``device`` with its eval preprocessing (from ``data_config``, else the
+    model's)."""
     model = model.eval().to(device)
     data_config = dict(data_config) if data_config is not None else resolve_model_data_config(model)
     return Backbone(

@@ -143,7 +143,7 @@ def _digest(payload: object) -> str:
 
 def _fingerprint(images: ImageList, identity: dict, chunk_size: int) -> str:
     listing = hashlib.sha256()
-    for path, label in zip(images.paths, images.labels.tolist()):
+    for path, label in zip(images.paths, images.labels.tolist(), strict=True):
         listing.update(f"{path}\t{label}\n".encode())
     listing.update("\n".join(images.class_names).encode())
     return _digest({"backbone": identity, "images": listing.hexdigest(), "chunk_size": chunk_size})
@@ -258,7 +258,8 @@ def extract_features(
     _check_positive("chunk_size", chunk_size)
     _check_positive("num_workers", num_workers, minimum=0)
     if write_generic:
-        no_split = [p for p, split in zip(images.paths, images.splits or [""] * len(images)) if not split]
+        splits = images.splits or [""] * len(images)
+        no_split = [p for p, split in zip(images.paths, splits, strict=True) if not split]
         if no_split:
             raise ValueError(
                 f"write_generic: the generic format needs a split (trainval / test_seen / test_unseen) per "
@@ -336,7 +337,9 @@ def extract_features(
     rows = np.concatenate([c["rows"] for c in ordered]).astype(np.int64)
     features = np.concatenate([c["features"] for c in ordered])
     skipped = sorted(
-        (int(r), str(reason)) for c in ordered for r, reason in zip(c["skipped_rows"], c["skipped_reasons"])
+        (int(r), str(reason))
+        for c in ordered
+        for r, reason in zip(c["skipped_rows"], c["skipped_reasons"], strict=True)
     )
     _write_list(skipped_file, [(images.paths[r], reason) for r, reason in skipped])
     unreadable_file.unlink(missing_ok=True)

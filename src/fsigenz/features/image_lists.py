@@ -147,7 +147,7 @@ def read_cub(image_root: Path, image_list: Path | None = None) -> ImageList:
     ids = sorted(images)
     paths = [images[i] for i in ids]
     name_of_id: dict[int, str] = {}
-    for i, path in zip(ids, paths):
+    for i, path in zip(ids, paths, strict=True):
         cid, folder = int(class_ids[i]), PurePosixPath(path).parts[0]
         if name_of_id.setdefault(cid, folder) != folder:
             raise ImageListError(

@@ -2,8 +2,9 @@
 
 The contract (see :data:`~fsigenz.methods.base.Monitor`): ``monitor(step, method)`` is called every
 ``eval_every`` steps and after the last step — and at step 0, before training, by a method that
-starts from a usable model (the anchored SCC starts as its prototypes' scorer); it returns a number (higher is better) or anything
-else (e.g. ``None``), which is recorded but neither improves nor counts against ``patience``.
+starts from a usable model (the anchored SCC starts as its prototypes' scorer); it returns a number
+(higher is better) or anything else (e.g. ``None``), which is recorded but neither improves nor counts
+against ``patience``.
 A value improves when it is finite and larger than every earlier finite value.
 
 Every iterative method exposes the same fitted attributes: ``monitor_history_`` (list of

@@ -63,7 +63,8 @@ class ESZSL:
         )
         if attributes.shape[0] != self.compatibility_.shape[1]:
             raise ValueError(
-                f"class_attributes: expected {self.compatibility_.shape[1]} attribute rows, got {attributes.shape}"
+                f"class_attributes: expected {self.compatibility_.shape[1]} attribute rows, "
+                f"got {attributes.shape}"
             )
         x = self.centering_.transform(features)
         return (x @ (self.compatibility_ @ attributes).astype(np.float32)).astype(np.float32)

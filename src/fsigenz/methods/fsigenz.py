@@ -188,9 +188,9 @@ class FSIGenZClassifier:
     Fitted attributes
     -----------------
     centering_, msas_, adjusted_attributes_ (m, C), prototype_generator_ (always fitted: it also
-    makes prototypes for classes added later), class_attributes_ (m, C) raw, prototypes_ (L, P, d) float32 in the centred feature space, prototype_lambdas_
-    (P,) or None, similarity_ (C, C) or None (DPSR disabled), targets_, scc_, seen_classes_,
-    unseen_classes_.
+    makes prototypes for classes added later), class_attributes_ (m, C) raw, prototypes_ (L, P, d)
+    float32 in the centred feature space, prototype_lambdas_ (P,) or None, similarity_ (C, C) or None
+    (DPSR disabled), targets_, scc_, seen_classes_, unseen_classes_.
     """
 
     PRESETS = PRESETS

@@ -76,13 +76,15 @@ class PrototypeClasses:
     def for_estimator(cls, estimator) -> PrototypeClasses:
         if not supports_prototype_classes(estimator):
             raise ValueError(
-                f"{type(estimator).__name__}: scoring classes by prototypes needs a fitted FSIGenZ model with "
-                f"prototypes for at least {MIN_TRAINED_UNSEEN} unseen classes (prototypes.n_prototypes >= 1)"
+                f"{type(estimator).__name__}: scoring classes by prototypes needs a fitted FSIGenZ model "
+                f"with prototypes for at least {MIN_TRAINED_UNSEEN} unseen classes "
+                f"(prototypes.n_prototypes >= 1)"
             )
         return cls()
 
     def with_generated(self, estimator, first_index: int, attributes: np.ndarray) -> PrototypeClasses:
-        """A copy with classes ``first_index``, ``first_index + 1``, … given by raw attribute columns (m, L')."""
+        """A copy with classes ``first_index``, ``first_index + 1``, … given by raw attribute columns
+        (m, L')."""
         adjusted = estimator.msas_.transform(np.asarray(attributes, dtype=np.float64))
         prototypes, _ = estimator.prototype_generator_.generate(adjusted)
         generated = dict(self.generated)
@@ -91,7 +93,8 @@ class PrototypeClasses:
         return dataclasses.replace(self, generated=generated)
 
     def with_examples(self, estimator, class_index: int, features: np.ndarray) -> PrototypeClasses:
-        """A copy with the raw ``features`` (k, d) folded into the mean of class ``class_index``'s examples."""
+        """A copy with the raw ``features`` (k, d) folded into the mean of class ``class_index``'s
+        examples."""
         centred = np.asarray(estimator.centering_.transform(features), dtype=np.float64)
         sums, counts = dict(self.example_sums), dict(self.example_counts)
         sums[class_index] = sums.get(class_index, 0.0) + centred.sum(axis=0)

@@ -156,7 +156,11 @@ def _check_groups(schema: type, given: Any, prefix: str) -> None:
                 and len(value) != len(item_types)
             ):
                 raise SettingsError(f"{prefix}.{key}: expected {_describe(annotation)}, got {value!r}")
-            for item, item_type in zip(value, item_types * len(value)):
+            # list[X] and tuple[X, ...] give one item type for every item; tuple[X, Y] one per position
+            homogeneous = typing.get_origin(annotation) is list or Ellipsis in typing.get_args(annotation)
+            for item, item_type in zip(
+                value, item_types * len(value) if homogeneous else item_types, strict=True
+            ):
                 if item_type is float and (isinstance(item, bool) or not isinstance(item, (int, float))):
                     raise SettingsError(f"{prefix}.{key}: expected {_describe(annotation)}, got {value!r}")
 
@@ -203,7 +207,8 @@ def _describe(annotation: Any) -> str:
     if typing.get_origin(annotation) in (typing.Union, _UnionType):
         return " or ".join(_describe(a) for a in typing.get_args(annotation))
     if typing.get_origin(annotation) is tuple and Ellipsis not in typing.get_args(annotation):
-        return f"a list of {len(typing.get_args(annotation))} ({', '.join(_describe(a) for a in typing.get_args(annotation))})"
+        item_types = typing.get_args(annotation)
+        return f"a list of {len(item_types)} ({', '.join(_describe(a) for a in item_types)})"
     if typing.get_origin(annotation) in (tuple, list):
         return f"a list of {_describe(typing.get_args(annotation)[0])}s"
     return names.get(annotation, str(annotation))

@@ -1,4 +1,5 @@
-"""classifier_training: ``dataset`` + ``run_configuration`` (+ ``prototype_table``) → ``model_selection`` → ``trained_model``."""
+"""classifier_training: ``dataset`` + ``run_configuration`` (+ ``prototype_table``) → ``model_selection``
+→ ``trained_model``."""
 
 from kedro.pipeline import Pipeline, node
 

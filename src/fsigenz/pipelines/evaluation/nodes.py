@@ -39,18 +39,21 @@ def score_test_split(dataset: ZeroShotDataset, trained_model: ZeroShotClassifier
 
 
 def describe_test_data(dataset: ZeroShotDataset) -> dict:
-    """Which features and class semantics the run used (MLflow tags; the report matches published numbers on them)."""
+    """Which features and class semantics the run used (MLflow tags; the report matches published
+    numbers on them)."""
     return describe_data(dataset.source, dataset.metadata, dataset.feature_dim)
 
 
 def report_per_class(
     test_scores: ScoredSplit, trained_model: ZeroShotClassifier, evaluation: dict
 ) -> tuple[Figure, pd.DataFrame, pd.DataFrame]:
-    """The seen-unseen accuracy curve (figure), accuracy of each unseen class, the most confused class pairs."""
+    """The seen-unseen accuracy curve (figure), accuracy of each unseen class, the most confused class
+    pairs."""
     figure = seen_unseen_figure(
         test_scores.curve(),
         test_scores.calibration_gamma,
-        title=f"{trained_model.method_name} on {trained_model.metadata.get('dataset', 'test')}: seen-unseen accuracy curve",
+        title=f"{trained_model.method_name} on {trained_model.metadata.get('dataset', 'test')}: "
+        "seen-unseen accuracy curve",
     )
     return (
         figure,
@@ -75,7 +78,8 @@ def evaluate_on_test(
         "seconds_selection": round(metadata["selection_seconds"], 3),
         "seconds_training": round(metadata["training_seconds"], 3),
         "seconds_test_scoring": round(test_scores.scoring_seconds, 3),
-        # stages timed by the method itself (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
+        # stages timed by the method itself
+        # (f-CLSWGAN: seen-classifier pre-training, GAN, synthesis, classifier)
         **{
             f"seconds_{stage}": round(float(s), 3)
             for stage, s in (getattr(trained_model.estimator, "timings_", None) or {}).items()
@@ -107,4 +111,7 @@ def _windowed_mean(values: np.ndarray, max_points: int = LOSS_POINTS) -> list[di
     ends = np.arange(window, values.size + window, window).clip(max=values.size)
     sums = np.concatenate([[0.0], np.cumsum(values)])
     starts = np.maximum(ends - window, 0)
-    return [{"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))} for b, e in zip(starts, ends)]
+    return [
+        {"step": int(e), "value": float((sums[e] - sums[b]) / (e - b))}
+        for b, e in zip(starts, ends, strict=True)
+    ]

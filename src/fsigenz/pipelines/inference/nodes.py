@@ -29,7 +29,8 @@ def package_image_backbone(source: dict, options: dict) -> ImageBackbone:
     unknown = sorted(set(options) - set(IMAGE_BACKBONE_OPTIONS))
     if unknown:
         raise ValueError(
-            f"parameters 'image_backbone': unknown key(s) {unknown}; expected some of {list(IMAGE_BACKBONE_OPTIONS)}"
+            f"parameters 'image_backbone': unknown key(s) {unknown}; "
+            f"expected some of {list(IMAGE_BACKBONE_OPTIONS)}"
         )
     backbone = ImageBackbone.for_source(source, **options)
     if not backbone.available:

@@ -80,7 +80,8 @@ class ServedClassifier(PythonModel):
         missing = sorted(set(REQUEST_PARAMETERS) - set(defaults))
         if unknown or missing:
             raise ValueError(
-                f"parameters 'inference': expected the keys {sorted(REQUEST_PARAMETERS)}; unknown {unknown}, missing {missing}"
+                f"parameters 'inference': expected the keys {sorted(REQUEST_PARAMETERS)}; "
+                f"unknown {unknown}, missing {missing}"
             )
         self.trained_model = trained_model
         self.image_backbone = image_backbone

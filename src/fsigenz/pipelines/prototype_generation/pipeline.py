@@ -1,4 +1,5 @@
-"""prototype_generation (registered as ``prototypes``): ``dataset`` + ``run_configuration`` → ``prototype_table``."""
+"""prototype_generation (registered as ``prototypes``): ``dataset`` + ``run_configuration``
+→ ``prototype_table``."""
 
 from kedro.pipeline import Pipeline, node
 

@@ -11,7 +11,8 @@ from kedro.io import AbstractDataset, DatasetError
 
 
 class MlflowRunsDataset(AbstractDataset[None, pd.DataFrame]):
-    """All runs of one MLflow experiment as a DataFrame (``run_id``, ``status``, ``metrics.*``, ``params.*``, ``tags.*``).
+    """All runs of one MLflow experiment as a DataFrame (``run_id``, ``status``, ``metrics.*``,
+    ``params.*``, ``tags.*``).
 
     Uses the current tracking URI (inside ``kedro run``, the one kedro-mlflow set from ``mlflow.yml``).
 

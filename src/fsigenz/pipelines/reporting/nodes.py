@@ -107,7 +107,10 @@ def _published_markdown(table: pd.DataFrame, published: pd.DataFrame, labels: di
             return f"{row['project_h']:.1f} ± {row['project_h_ci95']:.1f}"
 
         shown = beside.assign(
-            label=[labels.get(m, l) if l == m else l for m, l in zip(beside["method"], beside["label"])],
+            label=[
+                labels.get(method, label) if label == method else label
+                for method, label in zip(beside["method"], beside["label"], strict=True)
+            ],
             project_h=[ours(r) for _, r in beside.iterrows()],
             flag=[
                 "⚑ outside" if v is True else ("inside" if v is False else "–")
@@ -138,7 +141,8 @@ def _published_markdown(table: pd.DataFrame, published: pd.DataFrame, labels: di
             ]
     for row in unmatched.itertuples(index=False):
         lines.append(
-            f"- {row.dataset}: features '{row.features}', semantics '{row.semantics}': no published numbers on these inputs."
+            f"- {row.dataset}: features '{row.features}', semantics '{row.semantics}': "
+            "no published numbers on these inputs."
         )
     return "\n".join(lines) + "\n"
 

@@ -144,7 +144,7 @@ def run_tagged(
 
 def run_study(
     study: str,
-    project_path: Path = Path.cwd(),
+    project_path: Path | None = None,
     namespaces: list[str] | None = None,
     only: Sequence[str] | None = None,
     extra_params: str = "",
@@ -154,12 +154,15 @@ def run_study(
     dry_run: bool = False,
     kedro: Sequence[str] | None = None,
 ) -> list[SettingOutcome]:
-    """Run every (or each ``only``) setting of ``study``, then the reporting pipeline; return the outcomes."""
+    """Run every (or each ``only``) setting of ``study``, then the reporting pipeline; return the outcomes.
+
+    ``project_path`` defaults to the current directory (at the call, not at import).
+    """
     from mlflow import MlflowClient
 
     from fsigenz.pipeline_registry import available_namespaces
 
-    project_path = Path(project_path).resolve()
+    project_path = Path(Path.cwd() if project_path is None else project_path).resolve()
     kedro = list(kedro or default_kedro_command())
     parameters, experiment_id, tracking_uri = load_project(project_path, env)
     _, settings = study_from_parameters(parameters, study)

@@ -36,7 +36,8 @@ logger = logging.getLogger("fsigenz.tuning")
 
 
 def load_parameters(project_path: Path, env: str | None = None, runtime_params: dict | None = None) -> dict:
-    """The project's merged parameters (conf/base, conf/<env> softly, then ``runtime_params``), without MLflow."""
+    """The project's merged parameters (conf/base, conf/<env> softly, then ``runtime_params``), without
+    MLflow."""
     from kedro.config import OmegaConfigLoader
 
     from fsigenz.settings import CONFIG_LOADER_ARGS
@@ -59,7 +60,8 @@ def tuning_inputs(parameters: dict, namespace: str, method: str | None):
 
     if namespace not in parameters or "source" not in (parameters[namespace] or {}):
         raise SystemExit(
-            f"--namespace {namespace}: no parameters '{namespace}.source' (conf/base/parameters_data_ingestion.yml)"
+            f"--namespace {namespace}: no parameters '{namespace}.source' "
+            "(conf/base/parameters_data_ingestion.yml)"
         )
     command_line = dict(parameters.get("command_line") or {})
     if method:
@@ -96,7 +98,8 @@ def worker(
 ) -> None:
     """One worker: open the shared study and run ``n_trials`` trials.
 
-    ``single_thread``: one BLAS/torch thread, for worker processes that share the cores (set before torch loads).
+    ``single_thread``: one BLAS/torch thread, for worker processes that share the cores (set before torch
+    loads).
     """
     if single_thread:
         for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -124,7 +127,7 @@ def worker(
 
 
 def tune(
-    project_path: Path = Path.cwd(),
+    project_path: Path | None = None,
     namespace: str = "synthetic",
     method: str | None = None,
     n_trials: int | None = None,
@@ -136,10 +139,13 @@ def tune(
     runtime_params: dict | None = None,
     write: bool = True,
 ) -> dict:
-    """Run the search (``workers`` processes on one storage); write and return the best setting's block."""
+    """Run the search (``workers`` processes on one storage); write and return the best setting's block.
+
+    ``project_path`` defaults to the current directory (at the call, not at import).
+    """
     import optuna
 
-    project_path = Path(project_path).resolve()
+    project_path = Path(Path.cwd() if project_path is None else project_path).resolve()
     runtime_params = runtime_params or {}
     parameters = load_parameters(project_path, env, runtime_params)
     options = parameters.get("tuning") or {}
