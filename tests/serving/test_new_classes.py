@@ -395,6 +395,31 @@ def test_fsigenz_scores_added_classes_through_its_anchor_less_a_margin(benchmark
         fsigenz_model.with_new_classes([name], attributes, scoring="attributes", margin=1.0)
 
 
+def test_without_the_anchor_added_classes_are_mapped_onto_the_scc_scores_with_no_margin(benchmark):
+    """``preset: paper`` has no anchor: the added class's cosine is mapped onto the trained unseen
+    classes' SCC scores, and it is a candidate only where it is at least as close as the nearest seen
+    class mean (elsewhere: the image's lowest trained score minus 1)."""
+    dataset, removed = benchmark
+    estimator = FSIGenZClassifier(l2_normalize=True, preset="paper", scc={**TINY_SCC, "n_steps": 100})
+    model = train_without(dataset, removed, "fsigenz", estimator)
+    name = dataset.class_names[removed]
+    extended = model.with_new_classes([name], dataset.class_attributes[:, [removed]])
+    assert extended.prototype_classes.margin == 0.0
+    features = dataset.features[dataset.splits["test_unseen"]]
+    scores, trained = extended.scores(features, calibrated=False), model.scores(features, calibrated=False)
+    np.testing.assert_array_equal(scores[:, :-1], trained)
+    centred = estimator.centering_.transform(features)
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
+    means = estimator.prototype_generator_.class_means_
+    nearest_seen = (centred @ (means / np.linalg.norm(means, axis=1, keepdims=True)).T).max(axis=1)
+    prototypes = extended.prototype_classes.generated[len(model.class_names)]
+    own = (centred @ (prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)).T).max(axis=1)
+    far = own < nearest_seen
+    assert 0 < far.sum() < len(features)
+    np.testing.assert_allclose(scores[far, -1], trained[far].min(axis=1) - 1.0, rtol=1e-6)
+    assert np.all(scores[~far, -1] > trained[~far].min(axis=1) - 1.0)
+
+
 def test_folding_in_examples_raises_a_class_accuracy_without_retraining(benchmark, fsigenz_model):
     """Few-shot: k labelled images of a class are averaged into one more reference of it. Held-out images
     of the class are recognised more often with 5 examples than with none, for an added class, a class
