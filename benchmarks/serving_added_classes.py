@@ -1,26 +1,45 @@
-"""Classes added to a trained FSIGenZ model, and labelled examples folded in (docs/serving.md).
+"""Classes added to the trained default FSIGenZ, and labelled examples folded in (docs/serving.md).
 
-Replays the synthetic default (the generator with ``conf/base`` settings, several seeds), trains
-FSIGenZ with the settings the default run selects on validation, on trainval **without** a few of the
-unseen classes (neither their images nor their attributes), then adds them back by their attribute
-vectors, two ways:
+Replays the synthetic default (the generator with ``conf/base``'s synthetic source, generator seeds
+``--seeds``) and trains the default FSIGenZ (``preset: anchored``) as ``kedro run`` does — the
+resolved configuration of the synthetic namespace, its length and calibrated-stacking γ selected on
+the validation protocol by calibrated H, then trained on trainval — on the data **without** three
+classes (``fsigenz.data.dataset.without_classes``: neither their images nor their attribute vectors),
+which are then added back by their attribute vectors. The SCC's seed is the generator seed.
 
-- ``attributes``: the SCC scores their attribute vectors through its semantic encoder (what
-  ``add_classes`` did before, without fine-tune);
-- ``prototypes``: P prototypes each from the fitted generator, scored by cosine on the SCC's score
-  scale (``fsigenz.methods.prototype_classes``, what ``add_classes`` does now for FSIGenZ).
+Every choice is made on validation; the test split is evaluated once, with what validation chose.
 
-Reported on the test split, with calibrated stacking (γ of the default run), predictions over all
-classes (trained and added): the trained classes' S, U and H (their own test images), and the added
-classes' accuracy (share of their test images predicted as their class, mean over classes).
+1. **Validation (the margin δ).** The first three val classes are removed; the model is selected and
+   trained on the validation protocol (train classes seen, the other val classes unseen) and the three
+   are added back. For each δ of ``MARGINS``: the trained classes' calibrated S (validation-seen
+   hold-out), U (the other val classes' images) and H, and the added classes' accuracy (their val
+   images). δ is the smallest margin at which, on every seed, the trained classes' H is at most
+   ``MAX_LOSS`` (1) point below the same model with the classes added without prototypes, and at most
+   ``MAX_MEAN_LOSS`` (0.5) below on average over the seeds (a margin for the step from validation to
+   test). ``fsigenz.methods.prototype_classes.ADDED_CLASS_MARGIN`` is the value this prints.
+2. **Test.** The first three test (unseen) classes are removed; the model is selected on validation
+   and trained on trainval as above, and the three added back four ways (calibrated, over all classes):
 
-Few-shot: for each added class and for each trained unseen class, k = 0, 1, 5 labelled test images of
-the class are folded in (``ZeroShotClassifier.with_examples``) and the class's accuracy is measured on
-its other images (the same images for every k; several random draws). Also a class known only by
-its examples (added with no attribute vector): k = 1, 5.
+   - ``not added``: the model as trained (the trained classes' reference);
+   - ``without prototypes``: the added classes scored by the SCC alone on their attribute vectors (its
+     semantic encoder; no anchor, since they have no reference) — the classes added without the
+     mechanism;
+   - ``attributes``: the default classifier's own score over their attribute vectors (the SCC's
+     correction + the anchor over their generated prototypes; ``add_classes(..., scoring="attributes")``);
+   - ``anchor, δ = 0``: the anchor alone, ``anchor.scale`` × the cosine to the nearest of their
+     generated prototypes (``add_classes(..., margin=0)``);
+   - ``anchor, δ``: the same less the margin δ chosen in step 1 (``add_classes``' default path).
 
-    python benchmarks/serving_added_classes.py --seeds 0 1 2 --output benchmarks/results/serving_added_classes.json
-    python benchmarks/serving_added_classes.py --tables benchmarks/results/serving_added_classes.json  # tables only
+   Reported: the trained classes' S, U, H (test_seen and the other unseen classes' images) and the
+   added classes' accuracy (mean over the three of the share of their images predicted as them).
+3. **Few-shot** (test models, δ of step 1): for each added class and each trained unseen class, k = 0,
+   1, 5 of its test images are folded in (``ZeroShotClassifier.with_examples``) and the class's
+   accuracy is measured on its other images (the same ones for every k; ``DRAWS`` random draws); also
+   the three classes known by their examples alone (k = 1, 5).
+
+    python benchmarks/serving_added_classes.py --seeds 0 1 2 \
+        --output benchmarks/results/serving_added_classes.json
+    python benchmarks/serving_added_classes.py --tables benchmarks/results/serving_added_classes.json
 """
 
 from __future__ import annotations
@@ -32,155 +51,282 @@ import time
 import numpy as np
 
 import harness  # puts src/ on the path
+from fsigenz.data.dataset import without_classes
 from fsigenz.data.synthetic import make_synthetic_benchmark
 from fsigenz.evaluation.metrics import harmonic_mean, per_class_accuracy
-from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.fsigenz import FSIGenZClassifier
+from fsigenz.methods.prototype_classes import ADDED_CLASS_MARGIN
+from fsigenz.methods.prototype_scores import reference_scores
 from fsigenz.model import ZeroShotClassifier
+from fsigenz.protocol import final_protocol, select_model, set_nested, validation_protocol
 
-# what the synthetic default run selects on validation (data/06_models/synthetic/model_selection.json)
-SELECTED = dict(
-    l2_normalize=True,
-    scc=dict(encoder_hidden=256, scorer_hidden=256, batch_size=64, n_steps=500, eval_every=25, device="cpu"),
-)
-GAMMA = 0.4716  # its calibration γ
 N_HELD_OUT = 3
+MARGINS = tuple(round(0.1 * i, 1) for i in range(21))  # δ in logits: 0, 0.1, …, 2.0
+MAX_LOSS = 1.0  # points of the trained classes' calibrated H, any seed (the issue's bound)
+MAX_MEAN_LOSS = 0.5  # … and on average over the seeds
 SHOTS = (0, 1, 5)
 DRAWS = 5
+ARMS = ("not added", "without prototypes", "attributes", "anchor, δ = 0", "anchor, δ")
 
 
-def train_without(dataset, held_out: np.ndarray) -> ZeroShotClassifier:
-    """FSIGenZ fitted on trainval as if the ``held_out`` classes did not exist."""
-    keep = np.setdiff1d(np.arange(dataset.n_classes), held_out)
-    position = np.full(dataset.n_classes, -1)
-    position[keep] = np.arange(keep.size)
-    rows = dataset.splits["trainval"]
-    task = ZeroShotTask(
-        features=dataset.features[rows],
-        labels=position[dataset.labels[rows]],
-        class_attributes=dataset.class_attributes[:, keep],
-        seen_classes=position[dataset.seen_classes],
-        unseen_classes=position[np.setdiff1d(dataset.unseen_classes, held_out)],
+def dataset_for(seed: int):
+    source = dict(harness.project_parameters()["synthetic"]["source"])
+    source.pop("type")
+    return make_synthetic_benchmark(**{**source, "seed": seed})
+
+
+def trained_model(protocol, configuration, seed: int, names) -> tuple[ZeroShotClassifier, dict]:
+    """The default FSIGenZ on ``protocol``'s task, its length and γ selected on ``selection`` (the
+    validation protocol of the same data), as ``kedro run`` does."""
+    parameters = json.loads(json.dumps(configuration.settings))
+    parameters["scc"].update(seed=seed, device="cpu")
+    train, selection_protocol = protocol
+    started = time.perf_counter()
+    selection = select_model(
+        selection_protocol, lambda p: FSIGenZClassifier(**p), parameters, {}, configuration.selection.metric
     )
-    estimator = FSIGenZClassifier(**SELECTED).fit(task)
-    return ZeroShotClassifier(
+    final = set_nested(parameters, "scc.n_steps", selection.best_step)
+    estimator = FSIGenZClassifier(**final).fit(train.task)
+    model = ZeroShotClassifier(
         method_name="fsigenz",
         estimator=estimator,
-        class_names=tuple(np.asarray(dataset.class_names)[keep]),
-        seen_classes=task.seen_classes,
-        unseen_classes=task.unseen_classes,
-        calibration_gamma=GAMMA,
+        class_names=tuple(names),
+        seen_classes=train.task.seen_classes,
+        unseen_classes=train.task.unseen_classes,
+        calibration_gamma=float(selection.gamma),
         metadata={
-            "feature_dim": dataset.feature_dim,
-            "attribute_dim": dataset.attribute_dim,
-            "class_attributes": task.class_attributes,
+            "feature_dim": train.task.features.shape[1],
+            "attribute_dim": train.task.class_attributes.shape[0],
+            "class_attributes": train.task.class_attributes,
         },
     )
+    info = {
+        "selected_steps": selection.best_step,
+        "gamma": float(selection.gamma),
+        "validation_h_cs": float(selection.validation_metrics["gzsl_h_cs"]),
+        "seconds_training": time.perf_counter() - started,
+    }
+    return model, info
 
 
-def predicted_names(model: ZeroShotClassifier, features: np.ndarray) -> np.ndarray:
-    return np.asarray(model.class_names, dtype=object)[
-        np.argmax(model.scores(features, calibrated=True), axis=1)
-    ]
+def without_prototypes(model: ZeroShotClassifier, added_scores: np.ndarray, features, attributes):
+    """The added columns of the anchored score less their anchor prior: the SCC alone on the attribute
+    vectors (what the classes get without prototypes)."""
+    estimator = model.estimator
+    prototypes, _ = estimator.prototype_generator_.generate(estimator.msas_.transform(attributes))
+    centred = estimator.centering_.transform(features)
+    empty = np.zeros((0, centred.shape[1]))
+    prior = reference_scores(centred, empty, [], prototypes, np.arange(len(prototypes)))
+    return added_scores - float(estimator.anchor_["scale"]) * prior
 
 
-def class_accuracy(model, features, truth) -> float:
-    """Mean over classes of the share of their rows predicted as them, in %."""
-    return per_class_accuracy(truth, predicted_names(model, features)) if len(truth) else float("nan")
-
-
-def trained_and_added(model, dataset, held_out) -> dict:
-    names = np.asarray(dataset.class_names, dtype=object)
-    test_seen, test_unseen = dataset.splits["test_seen"], dataset.splits["test_unseen"]
-    is_added = np.isin(dataset.labels[test_unseen], held_out)
-    seen = class_accuracy(model, dataset.features[test_seen], names[dataset.labels[test_seen]])
-    trained_unseen_rows = test_unseen[~is_added]
-    unseen = class_accuracy(
-        model, dataset.features[trained_unseen_rows], names[dataset.labels[trained_unseen_rows]]
-    )
-    added_rows = test_unseen[is_added]
-    added = class_accuracy(model, dataset.features[added_rows], names[dataset.labels[added_rows]])
+def evaluation(class_names, scores_of, sets) -> dict:
+    """Trained S/U/H and the added classes' accuracy (%) of the scores ``scores_of(features)``."""
+    names = np.asarray(class_names, dtype=object)
+    accuracy = {
+        part: per_class_accuracy(truth, names[np.argmax(scores_of(features), axis=1)])
+        for part, (features, truth) in sets.items()
+    }
     return {
-        "trained_seen_cs": seen,
-        "trained_unseen_cs": unseen,
-        "trained_h_cs": harmonic_mean(seen, unseen),
-        "added_accuracy_cs": added,
+        "trained_seen_cs": accuracy["seen"],
+        "trained_unseen_cs": accuracy["unseen"],
+        "trained_h_cs": harmonic_mean(accuracy["seen"], accuracy["unseen"]),
+        "added_accuracy_cs": accuracy["added"],
     }
 
 
-def few_shot(model, dataset, classes, rng, shots=SHOTS, drop_attributes=False) -> dict:
-    """Accuracy (%) of each class in ``classes`` after folding in k of its test images, on its other images."""
-    names = np.asarray(dataset.class_names, dtype=object)
-    results = {k: [] for k in shots}
-    for c in classes:
-        rows = dataset.splits["test_unseen"][dataset.labels[dataset.splits["test_unseen"]] == c]
-        for _ in range(DRAWS):
-            order = rng.permutation(rows)
-            evaluated = order[max(shots) :]
-            for k in shots:
-                updated = model if k == 0 else model.with_examples(names[c], dataset.features[order[:k]])
-                if drop_attributes and k == 0:
-                    continue
-                hits = predicted_names(updated, dataset.features[evaluated]) == names[c]
-                results[k].append(100.0 * hits.mean())
-    return {str(k): float(np.mean(v)) for k, v in results.items() if v}
+def arms(model: ZeroShotClassifier, added_names, attributes, sets, margins) -> dict:
+    """The evaluation of every arm but ``anchor, δ``; ``margins``: the δ of the ``by margin`` grid."""
+    n = len(model.class_names)
+    by_attributes = model.with_new_classes(added_names, attributes, scoring="attributes")
+    by_anchor = model.with_new_classes(added_names, attributes, margin=0.0)
+    names = by_anchor.class_names
+
+    def not_added(features):
+        return np.pad(model.scores(features), ((0, 0), (0, len(added_names))), constant_values=-np.inf)
+
+    def encoder_only(features):
+        scores = by_attributes.scores(features)
+        scores[:, n:] = without_prototypes(model, scores[:, n:], features, attributes)
+        return scores
+
+    anchor_scores = {part: by_anchor.scores(features) for part, (features, _) in sets.items()}
+
+    def shifted(margin):
+        def scores_of(features):
+            part = next(k for k, (f, _) in sets.items() if f is features)
+            scores = anchor_scores[part].copy()
+            scores[:, n:] -= margin
+            return scores
+
+        return scores_of
+
+    return {
+        "not added": evaluation(names, not_added, sets),
+        "without prototypes": evaluation(names, encoder_only, sets),
+        "attributes": evaluation(names, by_attributes.scores, sets),
+        "anchor, δ = 0": evaluation(names, shifted(0.0), sets),
+        "by margin": {str(m): evaluation(names, shifted(m), sets) for m in margins},
+    }
 
 
-def run_seed(seed: int) -> dict:
-    dataset = make_synthetic_benchmark(seed=seed)
-    held_out = np.asarray(dataset.unseen_classes[:N_HELD_OUT])
-    started = time.perf_counter()
-    model = train_without(dataset, held_out)
-    seconds_training = time.perf_counter() - started
-    names = [str(dataset.class_names[c]) for c in held_out]
+def sets_for(protocol, class_names, dataset, rows) -> dict:
+    names = np.asarray(class_names, dtype=object)
+    all_names = np.asarray(dataset.class_names, dtype=object)
+    return {
+        "seen": (protocol.seen_features, names[protocol.seen_labels]),
+        "unseen": (protocol.unseen_features, names[protocol.unseen_labels]),
+        "added": (dataset.features[rows], all_names[dataset.labels[rows]]),
+    }
+
+
+def validation_stage(seed: int, configuration) -> dict:
+    dataset = dataset_for(seed)
+    held_out = dataset.val_classes[:N_HELD_OUT]
+    reduced = without_classes(dataset, held_out)
+    selection = configuration.selection
+    protocol = validation_protocol(reduced, selection.seen_holdout_fraction, selection.seed)
+    names = np.asarray(reduced.class_names)[protocol.dataset_classes]
+    # the model of the validation protocol: its length and γ chosen on that same protocol
+    model, info = trained_model((protocol, protocol), configuration, seed, names)
+    val_rows = dataset.splits["val"]
+    rows = val_rows[np.isin(dataset.labels[val_rows], held_out)]
+    added_names = [str(dataset.class_names[c]) for c in held_out]
+    results = arms(
+        model,
+        added_names,
+        dataset.class_attributes[:, held_out],
+        sets_for(protocol, names, dataset, rows),
+        MARGINS,
+    )
+    return {"seed": seed, "held_out": added_names, **info, **results}
+
+
+def choose_margin(validation_runs: list[dict]) -> tuple[float, list[dict]]:
+    """The smallest δ of ``MARGINS`` whose trained-H loss against ``without prototypes`` is at most
+    ``MAX_LOSS`` on every seed and ``MAX_MEAN_LOSS`` on average (validation only)."""
+    table = []
+    for margin in MARGINS:
+        losses = [
+            run["without prototypes"]["trained_h_cs"] - run["by margin"][str(margin)]["trained_h_cs"]
+            for run in validation_runs
+        ]
+        added = [run["by margin"][str(margin)]["added_accuracy_cs"] for run in validation_runs]
+        table.append(
+            {
+                "margin": margin,
+                "h_losses": losses,
+                "mean_h_loss": float(np.mean(losses)),
+                "added_accuracy": added,
+                "mean_added_accuracy": float(np.mean(added)),
+            }
+        )
+    for row in table:
+        if max(row["h_losses"]) <= MAX_LOSS and row["mean_h_loss"] <= MAX_MEAN_LOSS:
+            return row["margin"], table
+    return MARGINS[-1], table
+
+
+def test_stage(seed: int, configuration, margin: float) -> dict:
+    dataset = dataset_for(seed)
+    held_out = dataset.unseen_classes[:N_HELD_OUT]
+    reduced = without_classes(dataset, held_out)
+    selection = configuration.selection
+    test = final_protocol(reduced)
+    validation = validation_protocol(reduced, selection.seen_holdout_fraction, selection.seed)
+    model, info = trained_model((test, validation), configuration, seed, reduced.class_names)
+    test_unseen = dataset.splits["test_unseen"]
+    rows = test_unseen[np.isin(dataset.labels[test_unseen], held_out)]
+    added_names = [str(dataset.class_names[c]) for c in held_out]
     attributes = dataset.class_attributes[:, held_out]
-    result = {"seed": seed, "held_out": names, "seconds_training": seconds_training, "arms": {}}
-    for scoring in ("attributes", "prototypes"):
-        started = time.perf_counter()
-        extended = model.with_new_classes(names, attributes, scoring=scoring)
-        seconds = time.perf_counter() - started
-        result["arms"][scoring] = {
-            **trained_and_added(extended, dataset, held_out),
-            "seconds_adding": seconds,
-        }
-    extended = model.with_new_classes(names, attributes, scoring="prototypes")
+    sets = sets_for(test, reduced.class_names, dataset, rows)
+    result = arms(model, added_names, attributes, sets, [])
+    started = time.perf_counter()
+    extended = model.with_new_classes(added_names, attributes, margin=margin)  # add_classes' path
+    seconds_adding = time.perf_counter() - started
+    result["anchor, δ"] = evaluation(extended.class_names, extended.scores, sets)
+    result.pop("by margin")
     rng = np.random.default_rng(seed)
-    trained_unseen = np.setdiff1d(dataset.unseen_classes, held_out)
-    result["few_shot"] = {
-        "added_by_attributes": few_shot(extended, dataset, held_out, rng),
+    trained_unseen = [str(reduced.class_names[c]) for c in reduced.unseen_classes]
+    few = {
+        "added_by_attributes": few_shot(extended, dataset, added_names, rng),
         "trained_unseen": few_shot(extended, dataset, trained_unseen, rng),
         # the held-out classes known by their examples alone (no attribute vector)
-        "examples_only": few_shot(model, dataset, held_out, rng, shots=(1, 5)),
+        "examples_only": few_shot(model, dataset, added_names, rng, shots=(1, 5)),
     }
-    return result
+    return {
+        "seed": seed,
+        "held_out": added_names,
+        **info,
+        "seconds_adding": seconds_adding,
+        "arms": result,
+        "few_shot": few,
+    }
+
+
+def few_shot(model, dataset, class_names, rng, shots=SHOTS) -> dict:
+    """Accuracy (%) of each class after folding in k of its test images, on its other images; mean
+    over the classes and ``DRAWS`` draws."""
+    names = np.asarray(dataset.class_names, dtype=object)
+    test_unseen = dataset.splits["test_unseen"]
+    results = {k: [] for k in shots}
+    for name in class_names:
+        rows = test_unseen[names[dataset.labels[test_unseen]] == name]
+        for _ in range(DRAWS):
+            order = rng.permutation(rows)
+            evaluated = dataset.features[order[max(SHOTS) :]]
+            for k in shots:
+                updated = model if k == 0 else model.with_examples(name, dataset.features[order[:k]])
+                predicted = np.asarray(updated.class_names, dtype=object)[
+                    np.argmax(updated.scores(evaluated, calibrated=True), axis=1)
+                ]
+                results[k].append(100.0 * float(np.mean(predicted == name)))
+    return {str(k): float(np.mean(v)) for k, v in results.items()}
+
+
+def mean_over(runs: list[dict], path) -> dict:
+    first = path(runs[0])
+    return {key: float(np.mean([path(run)[key] for run in runs])) for key in first}
 
 
 def tables(results: dict) -> str:
     """The Markdown tables of docs/serving.md from the results."""
+    margin = results["margin"]
     lines = [
-        "| seed | added by | trained S | trained U | trained H | ΔH | added classes' accuracy |",
+        f"Validation (margin δ; chosen: δ = {margin}): trained classes' calibrated H lost against the "
+        "classes added without prototypes, per seed, and the added classes' accuracy",
+        "",
+        "| δ | H lost, per seed | mean | added accuracy, per seed | mean |",
+        "|---:|---|---:|---|---:|",
+    ]
+    for row in results["validation_choice"]:
+        if row["margin"] in (0.0, 0.5, 1.0, 1.5, 2.0) or row["margin"] == margin:
+            lost = ", ".join(f"{x:.1f}" for x in row["h_losses"])
+            added = ", ".join(f"{x:.1f}" for x in row["added_accuracy"])
+            lines.append(
+                f"| {row['margin']:.1f} | {lost} | {row['mean_h_loss']:.2f} | {added} | "
+                f"{row['mean_added_accuracy']:.1f} |"
+            )
+    lines += [
+        "",
+        "| seed | added | trained S | trained U | trained H | ΔH vs without | added classes' accuracy |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for run in results["runs"]:
-        reference = run["arms"]["attributes"]["trained_h_cs"]
-        for scoring, arm in run["arms"].items():
+    groups = [*results["test"], {"seed": "mean", "arms": results["mean"]["arms"]}]
+    for run in groups:
+        reference = run["arms"]["without prototypes"]["trained_h_cs"]
+        for arm in ARMS:
+            values = run["arms"][arm]
+            label = f"anchor, δ = {margin}" if arm == "anchor, δ" else arm
+            added = "—" if arm == "not added" else f"{values['added_accuracy_cs']:.1f}"
             lines.append(
-                f"| {run['seed']} | {scoring} | {arm['trained_seen_cs']:.1f} | {arm['trained_unseen_cs']:.1f} | "
-                f"{arm['trained_h_cs']:.1f} | {arm['trained_h_cs'] - reference:+.1f} | {arm['added_accuracy_cs']:.1f} |"
+                f"| {run['seed']} | {label} | {values['trained_seen_cs']:.1f} | "
+                f"{values['trained_unseen_cs']:.1f} | {values['trained_h_cs']:.1f} | "
+                f"{values['trained_h_cs'] - reference:+.1f} | {added} |"
             )
-    mean = results["mean"]["arms"]
-    lines.append(
-        f"| mean | attributes | {mean['attributes']['trained_seen_cs']:.1f} | {mean['attributes']['trained_unseen_cs']:.1f} | "
-        f"{mean['attributes']['trained_h_cs']:.1f} | | {mean['attributes']['added_accuracy_cs']:.1f} |"
-    )
-    lines.append(
-        f"| mean | prototypes | {mean['prototypes']['trained_seen_cs']:.1f} | {mean['prototypes']['trained_unseen_cs']:.1f} | "
-        f"{mean['prototypes']['trained_h_cs']:.1f} | {mean['prototypes']['trained_h_cs'] - mean['attributes']['trained_h_cs']:+.1f} | "
-        f"{mean['prototypes']['added_accuracy_cs']:.1f} |"
-    )
     few = results["mean"]["few_shot"]
     labels = {
-        "added_by_attributes": "added by attributes (prototypes)",
+        "added_by_attributes": f"added by attributes (anchor, δ = {margin})",
         "trained_unseen": "trained unseen class",
         "examples_only": "new class known by its examples only",
     }
@@ -201,28 +347,33 @@ def main() -> None:
         with open(args.tables) as file:
             print(tables(json.load(file)))
         return
-    runs = []
+    configuration = harness.method_configuration("fsigenz", "synthetic")
+    validation_runs = []
     for seed in args.seeds:
-        run = run_seed(seed)
-        runs.append(run)
-        print(json.dumps(run, indent=1), flush=True)
-    summary = {
-        scoring: {
-            key: float(np.mean([r["arms"][scoring][key] for r in runs])) for key in runs[0]["arms"][scoring]
-        }
-        for scoring in runs[0]["arms"]
-    }
-    few = {
-        group: {
-            k: float(np.mean([r["few_shot"][group][k] for r in runs])) for k in runs[0]["few_shot"][group]
-        }
-        for group in runs[0]["few_shot"]
-    }
+        validation_runs.append(validation_stage(seed, configuration))
+        print(json.dumps({k: v for k, v in validation_runs[-1].items() if k != "by margin"}), flush=True)
+    margin, choice = choose_margin(validation_runs)
+    print(
+        f"margin chosen on validation: {margin} (library default ADDED_CLASS_MARGIN = {ADDED_CLASS_MARGIN})"
+    )
+    test_runs = []
+    for seed in args.seeds:
+        test_runs.append(test_stage(seed, configuration, margin))
+        print(json.dumps(test_runs[-1]), flush=True)
     results = {
-        "runs": runs,
-        "mean": {"arms": summary, "few_shot": few},
-        "gamma": GAMMA,
-        "settings": SELECTED,
+        "seeds": args.seeds,
+        "margin": margin,
+        "library_default_margin": ADDED_CLASS_MARGIN,
+        "validation_choice": choice,
+        "validation": validation_runs,
+        "test": test_runs,
+        "mean": {
+            "arms": {arm: mean_over(test_runs, lambda r, a=arm: r["arms"][a]) for arm in ARMS},
+            "few_shot": {
+                group: mean_over(test_runs, lambda r, g=group: r["few_shot"][g])
+                for group in test_runs[0]["few_shot"]
+            },
+        },
         "machine": harness.machine_info(),
     }
     print(tables(results))

@@ -6,11 +6,13 @@ For a logged model (``runs:/<run_id>/model``), at batch 1 and batch 1000 (featur
 - over HTTP: ``mlflow models serve --env-manager local`` on 127.0.0.1, one keep-alive client posting
   ``dataframe_split`` JSON (the body is encoded once, before timing);
 
-p50 / p95 per request in ms and rows/s (batch / p50), the ratio HTTP / in-process at each batch, and the
-lines the server wrote per request (its log, after a warm-up request).
+the two in turn, request by request (on a shared machine both series then see the same load).
+p50 / p95 per request in ms and rows/s (batch / p50), the ratio HTTP / in-process of the p50s and the
+median of the per-pair ratios at each batch, and the lines the server wrote per request (its log,
+after a warm-up request).
 
-    MLFLOW_TRACKING_URI=sqlite:///mlflow.db python benchmarks/serving_latency.py --model-uri runs:/<run_id>/model \
-        --output benchmarks/results/serving_latency.json
+    MLFLOW_TRACKING_URI=sqlite:///mlflow.db python benchmarks/serving_latency.py \
+        --model-uri runs:/<run_id>/model --output benchmarks/results/serving_latency.json
 
 Run it from the project directory whose ``mlflow.db`` holds the run (``kedro run`` logs the model).
 """
@@ -136,9 +138,6 @@ def main() -> None:
     tables = {batch: feature_table(rng.normal(size=(batch, feature_dim))) for batch in BATCHES}
     repeats = {1: args.repeats_single, 1000: args.repeats_batch}
     results = {"machine": harness.machine_info(), "model_uri": args.model_uri, "load_before": os.getloadavg()}
-    results["in_process"] = [
-        summary(timed(lambda b=b: model.predict(tables[b]), repeats[b]), b) for b in BATCHES
-    ]
 
     with tempfile.TemporaryDirectory() as directory:
         log_path = Path(directory) / "serve.log"
@@ -159,18 +158,26 @@ def main() -> None:
             post(1)
             time.sleep(0.5)
             lines_before = log_path.read_text().count("\n")
-            http = []
-            for batch in BATCHES:
-                http.append(summary(timed(lambda b=batch: post(b), repeats[batch]), batch))
+            timings = {}
+            for batch in BATCHES:  # in turn (in-process, HTTP, in-process, …): both see the same load
+                timings[batch] = harness.alternate(
+                    {"in_process": lambda b=batch: model.predict(tables[b]), "http": lambda b=batch: post(b)},
+                    repeats[batch],
+                )
             time.sleep(0.5)
-            n_requests = sum(repeats[b] + 1 for b in BATCHES)
+            n_requests = sum(repeats[b] + 1 for b in BATCHES)  # one warm-up each
             results["log_lines_per_request"] = (log_path.read_text().count("\n") - lines_before) / n_requests
             results["log_sample"] = log_path.read_text().splitlines()[-2:]
         finally:
             stop_server(process)
-    results["http"] = http
+    results["in_process"] = [summary(timings[b]["in_process"], b) for b in BATCHES]
+    results["http"] = [summary(timings[b]["http"], b) for b in BATCHES]
+    results["http_over_in_process_paired"] = {
+        str(b): harness.paired_ratio(timings[b]["http"], timings[b]["in_process"]) for b in BATCHES
+    }
     results["http_over_in_process_p50"] = {
-        str(h["batch"]): h["p50_ms"] / i["p50_ms"] for h, i in zip(results["http"], results["in_process"])
+        str(h["batch"]): h["p50_ms"] / i["p50_ms"]
+        for h, i in zip(results["http"], results["in_process"], strict=True)
     }
     results["load_after"] = os.getloadavg()
     print(json.dumps(results, indent=1))
@@ -178,7 +185,8 @@ def main() -> None:
     for path in ("in_process", "http"):
         for row in results[path]:
             print(
-                f"| {path} | {row['batch']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | {row['rows_per_s']:.0f} |"
+                f"| {path} | {row['batch']} | {row['p50_ms']:.2f} | {row['p95_ms']:.2f} | "
+                f"{row['rows_per_s']:.0f} |"
             )
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=1))

@@ -79,21 +79,28 @@ class ZeroShotClassifier:
         return supports_prototype_classes(self.estimator)
 
     def with_new_classes(
-        self, names: list[str], attributes: np.ndarray, scoring: str = "auto"
+        self, names: list[str], attributes: np.ndarray, scoring: str = "auto", margin: float | None = None
     ) -> ZeroShotClassifier:
         """A copy that also scores the classes ``names``, given by raw attribute columns (m, L).
 
         The attributes must be in the form the training classes had (e.g. L2-normalised columns for
         xlsa17 ``att``). Nothing is retrained and the trained classes' scores do not change.
         ``scoring``: ``"prototypes"`` — P prototypes per class from the fitted generator (MSAS with the
-        threshold fixed at fit), scored by cosine on the model's score scale (FSIGenZ with prototypes);
-        ``"attributes"`` — the method scores the attribute columns as its own (FSIGenZ / TCN: the SCC's
-        semantic encoder; ESZSL: its bilinear map); ``"auto"``: prototypes when the model has them.
+        threshold fixed at fit), scored as :mod:`fsigenz.methods.prototype_classes` says (the anchored
+        default: ``anchor.scale`` × the cosine to the nearest of them, less the margin δ; FSIGenZ with
+        prototypes);
+        ``"attributes"`` — the method scores the attribute columns as its own, with no margin (FSIGenZ /
+        TCN: the SCC, with the anchor when the model has one; ESZSL: its bilinear map); ``"auto"``:
+        prototypes when the model has them. ``margin``: δ in logits for ``"prototypes"`` (None: the
+        model's current one, else ``prototype_classes.ADDED_CLASS_MARGIN`` for the anchored default);
+        it applies to every class and example reference scored by prototypes.
         """
         if scoring not in ADDED_CLASS_SCORING:
             raise ValueError(f"scoring: expected one of {ADDED_CLASS_SCORING}, got {scoring!r}")
         if scoring == "auto":
             scoring = "prototypes" if self.scores_classes_by_prototypes else "attributes"
+        if margin is not None and scoring == "attributes":
+            raise ValueError("margin: applies to scoring='prototypes' only; 'attributes' scores with none")
         if scoring == "attributes" and not self.accepts_new_classes:
             raise ValueError(
                 f"method '{self.method_name}': cannot score classes added after training (its "
@@ -127,14 +134,17 @@ class ZeroShotClassifier:
                 raise ValueError(
                     "scoring: this model's added classes are scored by attributes; add the others so too"
                 )
-            base = self.prototype_classes or PrototypeClasses.for_estimator(self.estimator)
+            if self.prototype_classes is None:
+                base = PrototypeClasses.for_estimator(self.estimator, margin)
+            else:
+                base = self.prototype_classes.with_margin(margin)
             return dataclasses.replace(
                 self, prototype_classes=base.with_generated(self.estimator, n_classes, attributes), **grown
             )
         if self.prototype_classes is not None:
             raise ValueError(
-                "scoring: this model's added classes or examples are scored by prototypes; "
-                "add the others so too"
+                "scoring: this model's added classes or examples are scored by prototypes; add the others "
+                "so too"
             )
         if self.added_class_attributes is not None:
             attributes = np.hstack([self.added_class_attributes, attributes])
@@ -144,9 +154,10 @@ class ZeroShotClassifier:
         """A copy with k labelled examples (raw features (k, d)) of one class folded in (few-shot).
 
         The class's examples are averaged (with any folded in before) into one more reference of the
-        class, scored like its prototypes (:mod:`fsigenz.methods.prototype_classes`): a class of the
-        model keeps its own score where that is higher; a new name becomes a class known by its
-        examples alone. Nothing is retrained. FSIGenZ models with prototypes only.
+        class, scored like its prototypes (:mod:`fsigenz.methods.prototype_classes`; the anchored default:
+        ``anchor.scale`` × the cosine to the mean, less the margin δ): a class of the model keeps its own
+        score where that is higher; a new name becomes a class known by its examples alone. Nothing is
+        retrained. FSIGenZ models with prototypes only.
         """
         if not self.scores_classes_by_prototypes:
             raise ValueError(

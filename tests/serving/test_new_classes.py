@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fsigenz.data.dataset import DataValidationError
+from fsigenz.data.dataset import DataValidationError, without_classes
 from fsigenz.data.synthetic import make_synthetic_benchmark
-from fsigenz.methods.base import ZeroShotTask
 from fsigenz.methods.eszsl import ESZSL
 from fsigenz.methods.fsigenz import FSIGenZClassifier
+from fsigenz.methods.prototype_classes import ADDED_CLASS_MARGIN
 from fsigenz.model import ZeroShotClassifier
 from fsigenz.pipelines.inference.nodes import predict_classes
+from fsigenz.protocol import final_protocol
 from fsigenz.serving import (
     ImageBackbone,
     add_classes,
@@ -52,23 +53,14 @@ def benchmark():
 
 
 def train_without(dataset, removed: int, method_name: str, estimator) -> ZeroShotClassifier:
-    """Fit ``estimator`` on trainval as if class ``removed`` did not exist at all (no attributes, no images)."""
-    keep = np.setdiff1d(np.arange(dataset.n_classes), [removed])
-    position = np.full(dataset.n_classes, -1)
-    position[keep] = np.arange(keep.size)
-    rows = dataset.splits["trainval"]
-    task = ZeroShotTask(
-        features=dataset.features[rows],
-        labels=position[dataset.labels[rows]],
-        class_attributes=dataset.class_attributes[:, keep],
-        seen_classes=position[dataset.seen_classes],
-        unseen_classes=position[np.setdiff1d(dataset.unseen_classes, [removed])],
-    )
+    """Fit ``estimator`` on trainval as if class ``removed`` did not exist (no attributes, no images)."""
+    reduced = without_classes(dataset, [removed])
+    task = final_protocol(reduced).task
     estimator.fit(task)
     return ZeroShotClassifier(
         method_name=method_name,
         estimator=estimator,
-        class_names=tuple(np.asarray(dataset.class_names)[keep]),
+        class_names=reduced.class_names,
         seen_classes=task.seen_classes,
         unseen_classes=task.unseen_classes,
         calibration_gamma=GAMMA,
@@ -78,6 +70,24 @@ def train_without(dataset, removed: int, method_name: str, estimator) -> ZeroSho
             "class_attributes": task.class_attributes,
         },
     )
+
+
+def test_without_classes_removes_the_classes_everywhere(benchmark):
+    dataset, removed = benchmark
+    val_class = int(dataset.val_classes[0])
+    reduced = without_classes(dataset, [removed, val_class])
+    gone = {dataset.class_names[removed], dataset.class_names[val_class]}
+    assert reduced.n_classes == dataset.n_classes - 2 and not gone & set(reduced.class_names)
+    kept = [c for c in range(dataset.n_classes) if dataset.class_names[c] not in gone]
+    np.testing.assert_array_equal(reduced.class_attributes, dataset.class_attributes[:, kept])
+    for split, rows in dataset.splits.items():  # the other classes' rows, in order, in every split
+        names = np.asarray(dataset.class_names)[dataset.labels[rows]]
+        features = dataset.features[rows][~np.isin(names, list(gone))]
+        np.testing.assert_array_equal(reduced.features[reduced.splits[split]], features)
+    assert len(reduced.unseen_classes) == len(dataset.unseen_classes) - 1
+    assert len(reduced.val_classes) == len(dataset.val_classes) - 1
+    with pytest.raises(ValueError, match=r"classes: expected class indices in \[0, 24\], got \[25\]"):
+        without_classes(dataset, [dataset.n_classes])
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +207,8 @@ def test_nan_attribute_names_the_file_row_class_and_column(write_classes, eszsl_
     path = write_classes([["zebra", *values], ["okapi", *broken]])
     with pytest.raises(
         DataValidationError,
-        match=r"new_classes\.csv: row 1 \(class 'okapi'\), column 'attribute_4': expected a finite number, got nan",
+        match=r"new_classes\.csv: row 1 \(class 'okapi'\), column 'attribute_4': "
+        r"expected a finite number, got nan",
     ):
         add_classes(eszsl_model, path)
 
@@ -342,30 +353,71 @@ def own_and_other_rows(dataset, removed):
     return test_rows[dataset.labels[test_rows] == removed], test_rows[dataset.labels[test_rows] != removed]
 
 
-def test_fsigenz_scores_added_classes_by_prototypes_without_moving_the_trained_classes(
-    benchmark, fsigenz_model
-):
-    """FSIGenZ's default for added classes: prototypes from the fitted generator, cosine mapped onto the
-    trained unseen classes' SCC scores. The trained classes' scores stay exactly as they were; the added
-    class is predicted for more of its images than through the SCC's semantic encoder."""
+def test_fsigenz_scores_added_classes_through_its_anchor_less_a_margin(benchmark, fsigenz_model):
+    """The anchored default scores an added class by its anchor — ``anchor.scale`` × the cosine to the
+    nearest of its generated prototypes — less the margin δ. The trained classes' scores stay exactly as
+    they were; the margin only moves images back from the added class to the trained ones."""
     dataset, removed = benchmark
     own, others = own_and_other_rows(dataset, removed)
     name = dataset.class_names[removed]
-    table = class_table([name], dataset.class_attributes[:, [removed]])
+    attributes = dataset.class_attributes[:, [removed]]
+    table = class_table([name], attributes)
     by_prototypes = add_classes(fsigenz_model, table)
     by_attributes = add_classes(fsigenz_model, table, scoring="attributes")
     assert by_prototypes.prototype_classes is not None and by_attributes.prototype_classes is None
+    assert by_prototypes.prototype_classes.margin == ADDED_CLASS_MARGIN > 0
 
     features = dataset.features[np.concatenate([own, others])]
-    np.testing.assert_array_equal(by_prototypes.scores(features)[:, :-1], fsigenz_model.scores(features))
-    share = {
-        m: float(np.mean(model.predict(dataset.features[own])["predicted_class"] == name))
-        for m, model in (("prototypes", by_prototypes), ("attributes", by_attributes))
-    }
-    assert share["prototypes"] > share["attributes"], share
-    assert (
-        fsigenz_model.prototype_classes is None and len(fsigenz_model.class_names) == 24
-    )  # original untouched
+    scores = by_prototypes.scores(features)
+    np.testing.assert_array_equal(scores[:, :-1], fsigenz_model.scores(features))
+    estimator = fsigenz_model.estimator
+    prototypes, _ = estimator.prototype_generator_.generate(estimator.msas_.transform(attributes))
+    centred = estimator.centering_.transform(features)
+    cosines = (centred / np.linalg.norm(centred, axis=1, keepdims=True)) @ (
+        prototypes[0] / np.linalg.norm(prototypes[0], axis=1, keepdims=True)
+    ).T
+    expected = estimator.anchor_["scale"] * cosines.max(axis=1) - ADDED_CLASS_MARGIN
+    np.testing.assert_allclose(scores[:, -1], expected, rtol=1e-5, atol=1e-5)
+
+    def share(model, rows):
+        return float(np.mean(model.predict(dataset.features[rows])["predicted_class"] == name))
+
+    no_margin, wide = (add_classes(fsigenz_model, table, margin=m) for m in (0.0, 5.0))
+    assert share(no_margin, own) >= 0.5, share(no_margin, own)  # chance over 25 classes: 0.04
+    assert share(no_margin, others) <= 0.1, share(no_margin, others)
+    assert share(no_margin, own) >= share(by_prototypes, own) > share(wide, own) == 0.0
+    assert share(no_margin, others) >= share(by_prototypes, others) >= share(wide, others)
+    assert fsigenz_model.prototype_classes is None and len(fsigenz_model.class_names) == 24  # untouched
+    for bad in (float("nan"), "1", True):
+        with pytest.raises(ValueError, match=r"margin: expected a finite number \(logits\)"):
+            fsigenz_model.with_new_classes([name], attributes, margin=bad)
+    with pytest.raises(ValueError, match=r"margin: applies to scoring='prototypes' only"):
+        fsigenz_model.with_new_classes([name], attributes, scoring="attributes", margin=1.0)
+
+
+def test_without_the_anchor_added_classes_are_mapped_onto_the_scc_scores_with_no_margin(benchmark):
+    """``preset: paper`` has no anchor: the added class's cosine is mapped onto the trained unseen
+    classes' SCC scores, and it is a candidate only where it is at least as close as the nearest seen
+    class mean (elsewhere: the image's lowest trained score minus 1)."""
+    dataset, removed = benchmark
+    estimator = FSIGenZClassifier(l2_normalize=True, preset="paper", scc={**TINY_SCC, "n_steps": 100})
+    model = train_without(dataset, removed, "fsigenz", estimator)
+    name = dataset.class_names[removed]
+    extended = model.with_new_classes([name], dataset.class_attributes[:, [removed]])
+    assert extended.prototype_classes.margin == 0.0
+    features = dataset.features[dataset.splits["test_unseen"]]
+    scores, trained = extended.scores(features, calibrated=False), model.scores(features, calibrated=False)
+    np.testing.assert_array_equal(scores[:, :-1], trained)
+    centred = estimator.centering_.transform(features)
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
+    means = estimator.prototype_generator_.class_means_
+    nearest_seen = (centred @ (means / np.linalg.norm(means, axis=1, keepdims=True)).T).max(axis=1)
+    prototypes = extended.prototype_classes.generated[len(model.class_names)]
+    own = (centred @ (prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)).T).max(axis=1)
+    far = own < nearest_seen
+    assert 0 < far.sum() < len(features)
+    np.testing.assert_allclose(scores[far, -1], trained[far].min(axis=1) - 1.0, rtol=1e-6)
+    assert np.all(scores[~far, -1] > trained[~far].min(axis=1) - 1.0)
 
 
 def test_folding_in_examples_raises_a_class_accuracy_without_retraining(benchmark, fsigenz_model):

@@ -247,3 +247,34 @@ def choose_val_classes(seen_classes: np.ndarray, n_val: int, seed: int) -> np.nd
         )
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(np.asarray(seen_classes), size=n_val, replace=False))
+
+
+def without_classes(dataset: ZeroShotDataset, classes) -> ZeroShotDataset:
+    """``dataset`` as if ``classes`` (class indices) had never existed: their attribute columns, names
+    and images are gone from every split, the other classes renumbered in order, rows kept in order.
+    To train a model without some classes and add them afterwards (docs/serving.md)."""
+    classes = np.unique(np.asarray(classes, dtype=np.int64))
+    if classes.size and (classes.min() < 0 or classes.max() >= dataset.n_classes):
+        raise ValueError(
+            f"classes: expected class indices in [0, {dataset.n_classes - 1}], got {classes.tolist()}"
+        )
+    keep = np.setdiff1d(np.arange(dataset.n_classes), classes)
+    new_index = np.full(dataset.n_classes, -1, dtype=np.int64)
+    new_index[keep] = np.arange(keep.size)
+    kept_rows = np.flatnonzero(np.isin(dataset.labels, keep))
+    new_row = np.full(dataset.labels.size, -1, dtype=np.int64)
+    new_row[kept_rows] = np.arange(kept_rows.size)
+    return ZeroShotDataset(
+        features=dataset.features[kept_rows],
+        labels=new_index[dataset.labels[kept_rows]],
+        class_names=tuple(np.asarray(dataset.class_names, dtype=object)[keep]),
+        class_attributes=dataset.class_attributes[:, keep],
+        seen_classes=new_index[np.intersect1d(dataset.seen_classes, keep)],
+        unseen_classes=new_index[np.intersect1d(dataset.unseen_classes, keep)],
+        splits={
+            name: new_row[rows[np.isin(dataset.labels[rows], keep)]] for name, rows in dataset.splits.items()
+        },
+        name=dataset.name,
+        source=f"{dataset.source} without {classes.size} class(es)",
+        metadata=dict(dataset.metadata),
+    )

@@ -39,8 +39,8 @@ def classifier_of(model) -> ZeroShotClassifier:
     if isinstance(trained, ZeroShotClassifier):
         return trained
     raise TypeError(
-        f"model: expected a fsigenz ZeroShotClassifier (trained_model.pkl) or a served fsigenz model loaded with "
-        f"mlflow.pyfunc.load_model, got {type(model).__name__}"
+        f"model: expected a fsigenz ZeroShotClassifier (trained_model.pkl) or a served fsigenz model "
+        f"loaded with mlflow.pyfunc.load_model, got {type(model).__name__}"
         + (
             " whose python model holds no fsigenz classifier (logged by an older version of the project: "
             "retrain it)"
@@ -86,7 +86,8 @@ def class_names_column(table: pd.DataFrame, source: str) -> list[str]:
     empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
     if empty.any():
         raise DataValidationError(
-            f"{source}: column '{CLASS_COLUMN}', row {int(np.flatnonzero(empty)[0])}: expected a class name, got an empty one"
+            f"{source}: column '{CLASS_COLUMN}', row {int(np.flatnonzero(empty)[0])}: expected a class "
+            "name, got an empty one"
         )
     return names.astype(str).tolist()
 
@@ -105,8 +106,8 @@ def new_class_attributes(
     values = table.drop(columns=CLASS_COLUMN)
     if values.shape[1] != attribute_dim:
         raise DataValidationError(
-            f"{source}: expected {attribute_dim} attribute columns after '{CLASS_COLUMN}' (the model's attribute "
-            f"dimension), got {values.shape[1]}: {listing(list(values.columns), 5)}"
+            f"{source}: expected {attribute_dim} attribute columns after '{CLASS_COLUMN}' (the model's "
+            f"attribute dimension), got {values.shape[1]}: {listing(list(values.columns), 5)}"
         )
     if len(table) == 0:
         raise DataValidationError(
@@ -126,15 +127,15 @@ def new_class_attributes(
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         raise DataValidationError(
-            f"{source}: row {row} (class '{names[row]}'), column '{values.columns[col]}': expected a finite number, "
-            f"got {attributes[row, col]}; every attribute needs a number"
+            f"{source}: row {row} (class '{names[row]}'), column '{values.columns[col]}': expected a "
+            f"finite number, got {attributes[row, col]}; every attribute needs a number"
         )
     zero = np.flatnonzero(~np.any(attributes != 0, axis=1))
     if zero.size:
         row = int(zero[0])
         raise DataValidationError(
-            f"{source}: row {row} (class '{names[row]}'): all-zero attribute vector; expected at least one non-zero "
-            "attribute (a class described by nothing cannot be told apart)"
+            f"{source}: row {row} (class '{names[row]}'): all-zero attribute vector; expected at least "
+            "one non-zero attribute (a class described by nothing cannot be told apart)"
         )
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -144,7 +145,8 @@ def new_class_attributes(
     clashing = sorted(set(names) & set(trained_classes))
     if clashing:
         raise DataValidationError(
-            f"{source}: column '{CLASS_COLUMN}': already classes of the model: {listing(clashing, 5)}; give new names"
+            f"{source}: column '{CLASS_COLUMN}': already classes of the model: {listing(clashing, 5)}; "
+            "give new names"
         )
     return names, attributes.T
 
@@ -154,12 +156,15 @@ def add_classes(
     classes: pd.DataFrame | str | Path,
     source: str | None = None,
     scoring: str = "auto",
+    margin: float | None = None,
 ) -> ZeroShotClassifier:
     """A copy of the model's classifier that also scores the classes of ``classes`` (a table, or a CSV
     file path). ``model``: a :class:`ZeroShotClassifier` or a served model from ``mlflow.pyfunc.load_model``.
 
-    Nothing is retrained. ``scoring`` (``ZeroShotClassifier.with_new_classes``): ``"auto"`` scores the
-    new classes by prototypes for FSIGenZ, by attributes for TCN / ESZSL.
+    Nothing is retrained. ``scoring`` and ``margin`` (``ZeroShotClassifier.with_new_classes``):
+    ``"auto"`` scores the new classes by prototypes for FSIGenZ (less the margin δ, by default
+    ``fsigenz.methods.prototype_classes.ADDED_CLASS_MARGIN`` on the anchored default), by attributes
+    for TCN / ESZSL.
     """
     classifier = classifier_of(model)
     if not isinstance(classes, pd.DataFrame):
@@ -168,10 +173,10 @@ def add_classes(
     source = source or "new classes table"
     if not (classifier.accepts_new_classes or classifier.scores_classes_by_prototypes):
         raise DataValidationError(
-            f"{source}: method '{classifier.method_name}' cannot score classes added after training; fsigenz, tcn "
-            "and eszsl can"
+            f"{source}: method '{classifier.method_name}' cannot score classes added after training; "
+            "fsigenz, tcn and eszsl can"
         )
     names, attributes = new_class_attributes(
         classes, classifier.attribute_dim, classifier.class_names, source
     )
-    return classifier.with_new_classes(names, attributes, scoring=scoring)
+    return classifier.with_new_classes(names, attributes, scoring=scoring, margin=margin)
