@@ -172,7 +172,8 @@ def server(trained):
         **os.environ,
         "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
         "KEDRO_DISABLE_TELEMETRY": "true",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow runs `uvicorn`
+        # mlflow runs `uvicorn`
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     command = [
         MLFLOW,
@@ -269,8 +270,9 @@ def test_what_cannot_be_scored_gets_a_400_whose_message_says_why(trained, server
     features = dataset.features[dataset.splits["test_unseen"][:3]]
     wide = feature_table(np.zeros((3, 2048)))  # the issue's case: 2048 columns sent to the 128-feature model
     assert refusal(url, {"dataframe_split": wide.to_dict(orient="split")}).startswith(
-        "features_to_score: expected exactly the model's 128 feature columns feature_0 … feature_127, or one column "
-        "'features' of length-128 vectors; got 2048 column(s), 2048 named feature_<i>: unexpected column(s) "
+        "features_to_score: expected exactly the model's 128 feature columns feature_0 … feature_127, "
+        "or one column 'features' of length-128 vectors; "
+        "got 2048 column(s), 2048 named feature_<i>: unexpected column(s) "
         "'feature_128', 'feature_129', 'feature_130', … (1920 in all)"
     )
     extra = feature_table(features).assign(image_id=["a", "b", "c"])
@@ -324,3 +326,58 @@ def test_the_server_writes_at_most_one_line_per_request(trained, server):
     time.sleep(0.5)
     written = log_file.read_text().splitlines()[before:]
     assert len(written) <= 5, written
+
+
+IMPORTS_OF_A_PREDICTION = """
+import sys
+from importlib import metadata
+
+import cloudpickle, kedro, mlflow, numpy as np, pandas as pd, torch  # noqa: E401, F401
+
+
+def distributions():
+    providers = metadata.packages_distributions()
+    modules = {name.split(".")[0] for name in list(sys.modules)}
+    return sorted({dist for module in modules for dist in providers.get(module, [])})
+
+
+libraries_alone = distributions()  # what the pinned libraries import on their own (optional extras too)
+model = mlflow.pyfunc.load_model(sys.argv[1])
+width = model.unwrap_python_model().trained_model.feature_dim
+model.predict(pd.DataFrame(np.zeros((2, width)), columns=[f"feature_{i}" for i in range(width)]))
+print(" ".join(libraries_alone))
+print(" ".join(distributions()))
+"""
+
+
+def test_the_models_requirements_are_what_it_imports(trained):
+    """requirements.txt of the logged model pins what loading and predicting import, and nothing more
+    (timm, torchvision and pillow: what embedding image_path rows imports)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from tests.test_packaging import runtime_closure
+
+    _, _, logged = trained
+    model_folder = Path(logged.artifact_location.removeprefix("file://"))
+    pinned = [Requirement(line) for line in (model_folder / "requirements.txt").read_text().split()]
+    assert all(str(r.specifier).startswith("==") for r in pinned)
+    pinned_names = {canonicalize_name(r.name) for r in pinned}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF_A_PREDICTION, str(model_folder)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(model_folder / "code")},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    libraries_alone, after_prediction = (
+        {canonicalize_name(name) for name in line.split()} - {"fsigenz"}
+        for line in result.stdout.splitlines()
+    )
+    image_path_only = {"timm", "torchvision", "pillow"}
+    assert sorted(pinned_names - after_prediction - image_path_only) == []  # nothing pinned goes unused
+    # nothing the model's own code imports goes unpinned (a library's optional imports, such as mlflow's
+    # of psutil, are that library's business)
+    unpinned = after_prediction - runtime_closure([str(r) for r in pinned]) - libraries_alone
+    assert sorted(unpinned) == []

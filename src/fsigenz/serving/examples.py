@@ -46,7 +46,8 @@ def add_examples(
     image_backbone: ImageBackbone | None = None,
     source: str | None = None,
 ) -> ZeroShotClassifier:
-    """A copy of the model's classifier with the labelled ``examples`` (a table, or a CSV file path) folded in.
+    """A copy of the model's classifier with the labelled ``examples`` (a table, or a CSV file path)
+    folded in.
 
     ``model``: a :class:`ZeroShotClassifier` or a served model from ``mlflow.pyfunc.load_model`` (whose
     image backbone then embeds ``image_path`` examples; else pass ``image_backbone``).

@@ -108,7 +108,8 @@ class ImageBackbone:
             return cls(
                 None,
                 f"its training features ({features_file}) changed after feature_extraction wrote "
-                f"{record_file(features_file).name} (checksum differs), so which backbone made them is unknown",
+                f"{record_file(features_file).name} (checksum differs), "
+                "so which backbone made them is unknown",
                 batch_size,
             )
         return cls(_snapshot_of_recorded_backbone(record, features_file), "", batch_size)
@@ -152,8 +153,8 @@ def _snapshot_of_recorded_backbone(record, features_file: Path) -> BackboneSnaps
         current = {k: v for k, v in identity.items() if k != "precision"}
         if current != recorded:
             raise BackboneWeightsError(
-                f"the features were made with {recorded}, but those weights now are {current} (the checkpoint "
-                "file changed)"
+                f"the features were made with {recorded}, but those weights now are {current} "
+                "(the checkpoint file changed)"
             )
         logger.info(
             "Packaging the image backbone %s (weights: %s) with the model",

@@ -31,7 +31,8 @@ IMAGE_PATH_COLUMN = "image_path"
 def features_for_scoring(
     table: pd.DataFrame, feature_dim: int, image_backbone: ImageBackbone, source: str = "features to score"
 ) -> np.ndarray:
-    """(N, d) float32 features of the table's rows: given as feature columns, or embedded from ``image_path``."""
+    """(N, d) float32 features of the table's rows: given as feature columns, or embedded from
+    ``image_path``."""
     if not isinstance(table, pd.DataFrame):
         raise DataValidationError(f"{source}: expected a pandas DataFrame, got {type(table).__name__}")
     columns = [str(c) for c in table.columns]
@@ -41,8 +42,8 @@ def features_for_scoring(
         features_given = [c for c in columns if c.startswith(FEATURE_PREFIX) or c == VECTOR_COLUMN]
         others = [c for c in columns if c != IMAGE_PATH_COLUMN]
         raise DataValidationError(
-            f"{source}: column '{IMAGE_PATH_COLUMN}' must come alone (one input form per table), but the table "
-            f"also has {listing(others)}"
+            f"{source}: column '{IMAGE_PATH_COLUMN}' must come alone (one input form per table), "
+            f"but the table also has {listing(others)}"
             + (". Send feature rows and image rows as separate tables" if features_given else "")
         )
     if not columns:
@@ -72,8 +73,9 @@ def _embedded(paths: pd.Series, feature_dim: int, image_backbone: ImageBackbone,
     where = f"{source}: column '{IMAGE_PATH_COLUMN}'"
     if not image_backbone.available:
         raise DataValidationError(
-            f"{where}: this model cannot read images, it has no image backbone: {image_backbone.reason_absent}. "
-            f"Send the images' features instead (columns feature_0 … feature_{feature_dim - 1}, made with the "
+            f"{where}: this model cannot read images, it has no image backbone: "
+            f"{image_backbone.reason_absent}. Send the images' features instead "
+            f"(columns feature_0 … feature_{feature_dim - 1}, made with the "
             "backbone the model was trained on)."
         )
     try:
@@ -82,7 +84,8 @@ def _embedded(paths: pd.Series, feature_dim: int, image_backbone: ImageBackbone,
         shown = "; ".join(f"row {row}: '{path}' ({reason})" for row, path, reason in error.files[:5])
         more = f"; … {len(error.files) - 5} more" if len(error.files) > 5 else ""
         raise DataValidationError(
-            f"{where}: expected image files the server can read; {len(error.files)} cannot be read: {shown}{more}"
+            f"{where}: expected image files the server can read; "
+            f"{len(error.files)} cannot be read: {shown}{more}"
         ) from error
     if features.shape[1] != feature_dim:
         raise DataValidationError(

@@ -17,15 +17,14 @@ from fsigenz.pipelines.inference.served_model import ARTIFACTS, ServedClassifier
 
 logger = logging.getLogger(__name__)
 
-# What the served model imports besides fsigenz (which travels with it as code): pinned to the
-# installed versions, so that MLflow need not infer them (a subprocess that loads the model).
-# timm, torchvision and pillow embed image_path rows.
+# What the served model imports besides fsigenz (which travels with it as code) when it loads and
+# predicts, pinned to the installed versions so that MLflow need not infer them (a subprocess that
+# loads the model); timm, torchvision and pillow embed image_path rows. Checked against what a
+# prediction really imports by tests/serving/test_mlflow_model.py.
 SERVING_DISTRIBUTIONS = (
     "mlflow",
     "cloudpickle",
     "kedro",
-    "kedro-datasets",
-    "kedro-mlflow",
     "torch",
     "numpy",
     "pandas",
