@@ -103,7 +103,9 @@ class TrainingProgressHooks:
     environment variable ``FSIGENZ_PROGRESS`` switch them (README, "Watching a run")."""
 
     def __init__(self) -> None:
-        self._settings = ProgressSettings()
+        # None until read: a process that never creates the context (a parallel runner's worker) takes
+        # the defaults and FSIGENZ_PROGRESS when its first node starts
+        self._settings: ProgressSettings | None = None
         self._observing: dict[str, contextlib.ExitStack] = {}
 
     @hook_impl
@@ -116,6 +118,8 @@ class TrainingProgressHooks:
         # the node's selection metric names its validation curve (gzsl_h unless configured otherwise)
         configurations = [value for value in inputs.values() if isinstance(value, RunConfiguration)]
         validation_name = configurations[0].selection.metric if configurations else "validation"
+        if self._settings is None:
+            self._settings = ProgressSettings.from_parameters(None)
         observer = self._settings.observer(node.name, run and run.info.run_id, validation_name)
         if observer is not None:
             stack = contextlib.ExitStack()

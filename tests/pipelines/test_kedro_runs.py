@@ -108,21 +108,21 @@ def test_training_progress_is_logged_and_its_curves_reach_mlflow_while_the_node_
             "select key, step, timestamp from metrics where key like "
             "'synthetic.select_on_validation.scc.validation.%' order by step"
         ).fetchall()
-        losses = [
-            row[0]
-            for row in db.execute(
-                "select step from metrics where key = 'synthetic.select_on_validation.scc.loss' order by timestamp"
-            )
-        ]
+        losses = db.execute(
+            "select step from metrics where key = ? order by timestamp, step",
+            ("synthetic.select_on_validation.scc.loss",),
+        ).fetchall()
         (node_finished,) = db.execute(
             "select timestamp from metrics where key = 'time.synthetic.select_on_validation'"
         ).fetchone()
     selection = json.loads((project / "data/06_models/synthetic/model_selection.json").read_text())
     metric = run_configuration(project)["selection"]["metric"]
     assert {key for key, _, _ in curve} == {f"synthetic.select_on_validation.scc.validation.{metric}"}
-    assert [(step,) for _, step, _ in curve] == [(p["step"],) for p in selection["curves"][0]["points"]]
+    points = selection["curves"][0]["points"]
+    assert [step for _, step, _ in curve] == [point["step"] for point in points]
     assert all(timestamp <= node_finished for _, _, timestamp in curve)  # logged before the node ended
-    assert losses == sorted(losses) and losses[-1] == selection["curves"][0]["points"][-1]["step"]
+    loss_steps = [step for (step,) in losses]  # in the order they were computed
+    assert loss_steps == sorted(loss_steps) and loss_steps[-1] == points[-1]["step"]
 
 
 def test_prototype_table_has_class_lambda_and_vector(synthetic_run):
