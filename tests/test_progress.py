@@ -156,6 +156,15 @@ def test_log_mode_writes_a_line_every_n_seconds_on_a_slow_stage(caplog):
     assert len(progress_lines) == 33  # every 3rd step of 100, throttled to 30 s
 
 
+def test_log_mode_gives_a_stage_of_a_few_seconds_its_start_and_end_lines_only(caplog):
+    display, clock = _log_display(caplog)
+    with observed_by(display), training_stage("seen_classifier", 200) as progress:
+        for step in range(1, 201):
+            clock.now += 0.004  # 250 steps a second
+            progress.step(step, loss=0.5)
+    assert [r.getMessage().split(": ")[1].split(",")[0] for r in caplog.records] == ["started", "done"]
+
+
 def test_bar_mode_shows_step_total_loss_and_best_value():
     stream = io.StringIO()
     display = ProgressDisplay("bar", "cub.train_final_model", stream=stream, validation_name="gzsl_h")

@@ -51,6 +51,7 @@ DISPLAY_MODES = ("auto", "bar", "log", "off")
 LOSS_POINTS = 200  # loss reports per stage at most (window means): what a display or MLflow receives
 DEFAULT_LOG_EVERY_S = 30.0
 DEFAULT_LOG_EVERY_PERCENT = 10.0
+MIN_SECONDS_BETWEEN_LINES = 1.0  # lines for a share of the stage come at most this often
 
 logger = logging.getLogger("fsigenz.progress")
 
@@ -257,8 +258,9 @@ class ProgressDisplay:
     ``mode``: ``auto`` (a bar when ``stream`` is a terminal, else log lines), ``bar``, ``log`` or
     ``off``; ``label`` starts every line (e.g. the Kedro node); ``validation_name`` names the monitored
     value (e.g. ``gzsl_h``). Log lines go to the logger
-    ``fsigenz.progress`` at INFO, one when ``log_every_s`` seconds or ``log_every_percent`` of the stage
-    have passed since the previous one (0: every step), one at the start and one at the end.
+    ``fsigenz.progress`` at INFO: one at the start, one at the end, and one whenever ``log_every_s``
+    seconds or ``log_every_percent`` of the stage have passed since the previous line (0: not by that
+    measure; lines by share come at most every :data:`MIN_SECONDS_BETWEEN_LINES`).
     """
 
     def __init__(
@@ -370,9 +372,13 @@ class ProgressDisplay:
     def _log_if_due(self, stage: str, state: _StageState) -> None:
         now = self.clock()
         fraction = state.step / state.total if state.total else 1.0
-        by_time = self.log_every_s > 0 and now - state.last_log_time >= self.log_every_s
+        since_last = now - state.last_log_time
+        by_time = self.log_every_s > 0 and since_last >= self.log_every_s
+        # a stage that ends within seconds gets its start and end lines only, not ten more
         by_share = (
-            self.log_every_fraction > 0 and fraction - state.last_log_fraction >= self.log_every_fraction
+            self.log_every_fraction > 0
+            and fraction - state.last_log_fraction >= self.log_every_fraction
+            and since_last >= MIN_SECONDS_BETWEEN_LINES
         )
         if not (by_time or by_share) or state.step >= state.total:  # the end has a line of its own
             return

@@ -54,7 +54,7 @@ def test_early_stopping_ends_the_stage_at_the_last_step_run(synthetic_problem):
 def test_watching_the_scc_changes_nothing_bit_for_bit(synthetic_problem):
     task = synthetic_problem.task
     unwatched = _fsigenz(n_steps=30).fit(task, monitor=_monitor)
-    with observed_by(ObserverGroup([RecordingObserver(), ProgressDisplay("log", log_every_s=0)])):
+    with observed_by(ObserverGroup([RecordingObserver(), ProgressDisplay("log")])):
         watched = _fsigenz(n_steps=30).fit(task, monitor=_monitor)
     features = synthetic_problem.test_unseen_features
     np.testing.assert_array_equal(unwatched.decision_function(features), watched.decision_function(features))
@@ -89,7 +89,7 @@ def test_fclswgan_reports_its_three_training_stages(gan_problem):
 def test_watching_fclswgan_changes_nothing_bit_for_bit(gan_problem):
     task, features = gan_problem
     unwatched = FeatureGeneratingGANClassifier(seed=0, **TINY_SETTINGS).fit(task, monitor=_monitor)
-    with observed_by(ProgressDisplay("log", log_every_s=0)):
+    with observed_by(ProgressDisplay("log")):
         watched = FeatureGeneratingGANClassifier(seed=0, **TINY_SETTINGS).fit(task, monitor=_monitor)
     np.testing.assert_array_equal(unwatched.decision_function(features), watched.decision_function(features))
     for name, losses in unwatched.loss_history_.items():
