@@ -1,14 +1,20 @@
-"""Project hooks: wall time of every node in MLflow, where to find the results afterwards, and
-kedro-mlflow's parameter logging in processes that run single Dagster steps."""
+"""Project hooks: wall time of every node in MLflow, where to find the results afterwards,
+kedro-mlflow's parameter logging in processes that run single Dagster steps, and the progress of each
+node's training loops (terminal and live MLflow metrics)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
 
 import mlflow
 from kedro.framework.hooks import hook_impl
+
+from fsigenz.configuration import RunConfiguration
+from fsigenz.pipelines.live_metrics import ProgressSettings
+from fsigenz.progress import observed_by
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +93,48 @@ class StepProcessMlflowParams:
         mlflow_hook.recursive = params.dict_params.recursive
         mlflow_hook.sep = params.dict_params.sep
         mlflow_hook.long_params_strategy = params.long_params_strategy
+
+
+class TrainingProgressHooks:
+    """Around every node, an observer of the training loops it runs (:mod:`fsigenz.progress`): a bar
+    on a terminal or log lines (CI, Dagster), and each stage's loss and validation curve logged live to
+    the active MLflow run (:class:`~fsigenz.pipelines.live_metrics.MlflowLiveMetrics`), under the node's
+    name (``cub.select_on_validation.scc.validation.gzsl_h``). Parameters ``progress`` and the
+    environment variable ``FSIGENZ_PROGRESS`` switch them (README, "Watching a run")."""
+
+    def __init__(self) -> None:
+        # None until read: a process that never creates the context (a parallel runner's worker) takes
+        # the defaults and FSIGENZ_PROGRESS when its first node starts
+        self._settings: ProgressSettings | None = None
+        self._observing: dict[str, contextlib.ExitStack] = {}
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._settings = ProgressSettings.from_parameters(context.params.get("progress"))
+
+    @hook_impl
+    def before_node_run(self, node, inputs) -> None:
+        run = mlflow.active_run()
+        # the node's selection metric names its validation curve (gzsl_h unless configured otherwise)
+        configurations = [value for value in inputs.values() if isinstance(value, RunConfiguration)]
+        validation_name = configurations[0].selection.metric if configurations else "validation"
+        if self._settings is None:
+            self._settings = ProgressSettings.from_parameters(None)
+        observer = self._settings.observer(node.name, run and run.info.run_id, validation_name)
+        if observer is not None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(observed_by(observer))
+            self._observing[node.name] = stack
+
+    def _stop_observing(self, node) -> None:
+        stack = self._observing.pop(node.name, None)
+        if stack is not None:
+            stack.close()
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        self._stop_observing(node)
+
+    @hook_impl
+    def on_node_error(self, node) -> None:
+        self._stop_observing(node)

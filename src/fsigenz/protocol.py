@@ -17,6 +17,7 @@ chooses anything.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import time
@@ -29,6 +30,7 @@ import numpy as np
 from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.evaluation.metrics import choose_calibration, zsl_report
 from fsigenz.methods.base import ZeroShotMethod, ZeroShotTask
+from fsigenz.progress import stage_scope, training_stage
 
 
 @dataclass(frozen=True)
@@ -200,33 +202,44 @@ def select_model(
     needs_gamma = metric.endswith("_cs")
     best: dict[str, Any] = {"value": -np.inf}
     curves = []
-    for setting in grid_settings(grid):
-        params = base_params
-        for key, value in setting.items():
-            params = set_nested(params, key, value)
-        curve: list[dict[str, Any]] = []
+    settings = grid_settings(grid)
+    with contextlib.ExitStack() as grid_stage:  # several settings: the grid is a stage of its own
+        grid_progress = None
+        if len(settings) > 1:
+            grid_progress = grid_stage.enter_context(training_stage("grid", len(settings)))
+        for index, setting in enumerate(settings, 1):
+            params = base_params
+            for key, value in setting.items():
+                params = set_nested(params, key, value)
+            curve: list[dict[str, Any]] = []
 
-        def monitor(step: int, method: ZeroShotMethod, _setting=setting, _curve=curve) -> float:
-            scores_unseen, scores_seen = protocol.scores(method)
-            gamma = protocol.calibrate(scores_unseen, scores_seen) if needs_gamma else None
-            report = protocol.report(scores_unseen, scores_seen, gamma)
-            if metric not in report:
-                raise ValueError(f"selection: field 'metric': '{metric}' is not one of {sorted(report)}")
-            _curve.append({"step": int(step), **report})
-            if report[metric] > best["value"]:
-                best.update(
-                    value=report[metric],
-                    setting=_setting,
-                    step=int(step),
-                    scores=(scores_unseen, scores_seen),
-                )
-            return report[metric]
+            def monitor(step: int, method: ZeroShotMethod, _setting=setting, _curve=curve) -> float:
+                scores_unseen, scores_seen = protocol.scores(method)
+                gamma = protocol.calibrate(scores_unseen, scores_seen) if needs_gamma else None
+                report = protocol.report(scores_unseen, scores_seen, gamma)
+                if metric not in report:
+                    raise ValueError(f"selection: field 'metric': '{metric}' is not one of {sorted(report)}")
+                _curve.append({"step": int(step), **report})
+                if report[metric] > best["value"]:
+                    best.update(
+                        value=report[metric],
+                        setting=_setting,
+                        step=int(step),
+                        scores=(scores_unseen, scores_seen),
+                    )
+                return report[metric]
 
-        method = build_method(params)
-        method.fit(protocol.task, monitor=monitor)
-        if not curve:  # a method that never calls the monitor is evaluated once, after fitting
-            monitor(0, method)
-        curves.append({"setting": setting, "points": curve})
+            method = build_method(params)
+            # with several settings, each one's training is a stage of its own (setting_2.scc, ...)
+            scope = stage_scope(f"setting_{index}") if len(settings) > 1 else contextlib.nullcontext()
+            with scope:
+                method.fit(protocol.task, monitor=monitor)
+            if not curve:  # a method that never calls the monitor is evaluated once, after fitting
+                monitor(0, method)
+            curves.append({"setting": setting, "points": curve})
+            if grid_progress is not None:
+                grid_progress.step(index)
+                grid_progress.evaluation(index, max(point[metric] for point in curve))
 
     scores_unseen, scores_seen = best["scores"]
     gamma = protocol.calibrate(scores_unseen, scores_seen)

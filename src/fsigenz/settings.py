@@ -1,13 +1,19 @@
 """Kedro project settings (https://docs.kedro.org/en/stable/configure/configuration_basics/)."""
 
-from fsigenz.hooks import RunReportHooks, StepProcessMlflowParams
+from fsigenz.hooks import RunReportHooks, StepProcessMlflowParams, TrainingProgressHooks
 from fsigenz.publication import StagedOutputs
 from fsigenz.run_records import MlflowRunRecordHooks
 
 # kedro-mlflow and kedro-viz register their hooks themselves through entry points; the second hook
 # completes kedro-mlflow's in Dagster step processes (docs/dagster.md); the last two record how each
 # MLflow run ended and publish a run's outputs together at its end (README, "When a run fails").
-HOOKS = (RunReportHooks(), StepProcessMlflowParams(), MlflowRunRecordHooks(), StagedOutputs())
+HOOKS = (
+    RunReportHooks(),
+    StepProcessMlflowParams(),
+    MlflowRunRecordHooks(),
+    StagedOutputs(),
+    TrainingProgressHooks(),  # progress of each node's training loops: terminal and live MLflow metrics
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -157,3 +157,22 @@ def test_trials_report_the_validation_curve_and_can_be_pruned(small_synthetic):
     pruned = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1000.0))
     pruned.optimize(objective, n_trials=1)
     assert pruned.trials[0].state == optuna.trial.TrialState.PRUNED
+
+
+def test_each_trial_reports_its_training_under_its_own_stage_name(small_synthetic):
+    from fsigenz.experiments.tuning import make_objective
+    from fsigenz.progress import observed_by
+    from tests.test_progress import RecordingObserver
+
+    tiny = {
+        "scc": {"encoder_hidden": 16, "scorer_hidden": 16, "n_steps": 10, "eval_every": 5, "device": "cpu"}
+    }
+    config = resolve_run_configuration("synthetic", {"model": {"method": "fsigenz"}, "fsigenz": tiny})
+    dimensions = parse_search_space({"scc.beta": {"type": "float", "low": 0.1, "high": 1.0}})
+    recorder = RecordingObserver()
+    with observed_by(recorder):
+        optuna.create_study(direction="maximize").optimize(
+            make_objective(small_synthetic, config, dimensions), n_trials=2
+        )
+    assert recorder.stages() == ["trial_0.scc", "trial_1.scc"]
+    assert [event[1:] for event in recorder.of("end")] == [("trial_0.scc", 10), ("trial_1.scc", 10)]

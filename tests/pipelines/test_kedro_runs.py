@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 
@@ -92,6 +93,36 @@ def test_default_run_writes_metrics_and_mlflow_run(synthetic_run):
     assert tags == {"synthetic.features": "synthetic", "synthetic.semantics": "synthetic"}
     per_class = pd.read_csv(project / "data/08_reporting/synthetic/unseen_class_accuracy.csv")
     assert len(per_class) == 10 and per_class["gzsl_cs"].is_monotonic_increasing  # hardest unseen class first
+
+
+def test_training_progress_is_logged_and_its_curves_reach_mlflow_while_the_node_runs(synthetic_run):
+    project, result = synthetic_run
+    output = result.stdout + result.stderr
+    # the output is no terminal here: log lines instead of a bar, with the selection metric's best value
+    assert f"synthetic.select_on_validation scc: started, {TINY_SCC['n_steps']} steps" in output
+    assert re.search(
+        r"synthetic\.select_on_validation scc: done, \d+/60 steps in \d+:\d\d; best gzsl_h", output
+    )
+    with sqlite3.connect(project / "mlflow.db") as db:
+        curve = db.execute(
+            "select key, step, timestamp from metrics where key like "
+            "'synthetic.select_on_validation.scc.validation.%' order by step"
+        ).fetchall()
+        losses = db.execute(
+            "select step from metrics where key = ? order by timestamp, step",
+            ("synthetic.select_on_validation.scc.loss",),
+        ).fetchall()
+        (node_finished,) = db.execute(
+            "select timestamp from metrics where key = 'time.synthetic.select_on_validation'"
+        ).fetchone()
+    selection = json.loads((project / "data/06_models/synthetic/model_selection.json").read_text())
+    metric = run_configuration(project)["selection"]["metric"]
+    assert {key for key, _, _ in curve} == {f"synthetic.select_on_validation.scc.validation.{metric}"}
+    points = selection["curves"][0]["points"]
+    assert [step for _, step, _ in curve] == [point["step"] for point in points]
+    assert all(timestamp <= node_finished for _, _, timestamp in curve)  # logged before the node ended
+    loss_steps = [step for (step,) in losses]  # in the order they were computed
+    assert loss_steps == sorted(loss_steps) and loss_steps[-1] == points[-1]["step"]
 
 
 def test_prototype_table_has_class_lambda_and_vector(synthetic_run):

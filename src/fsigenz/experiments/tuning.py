@@ -30,6 +30,7 @@ from fsigenz.configuration import RunConfiguration
 from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.methods.registry import build_method, deep_merge, method_spec
 from fsigenz.methods.settings import validate_settings
+from fsigenz.progress import stage_scope
 from fsigenz.protocol import SelectionResult, select_model, set_nested, validation_protocol
 
 DIMENSION_TYPES = ("float", "int", "categorical")
@@ -158,7 +159,8 @@ def make_objective(
 
     def objective(trial) -> float:
         setting = suggest_setting(trial, dimensions)
-        result = validation_score(dataset, configuration, setting, trial)
+        with stage_scope(f"trial_{trial.number}"):  # the trial's training loops report as trial_<n>.<stage>
+            result = validation_score(dataset, configuration, setting, trial)
         trial.set_user_attr("best_step", result.best_step)
         trial.set_user_attr("validation_metrics", {k: float(v) for k, v in result.validation_metrics.items()})
         return float(result.validation_metrics[metric])

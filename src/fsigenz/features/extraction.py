@@ -27,6 +27,7 @@ model is built; undecodable ones after the other chunks are saved), unless ``ski
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -42,11 +43,18 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from fsigenz.features.backbone import Backbone, BackboneSpec
 from fsigenz.features.image_lists import ImageList
 from fsigenz.features.provenance import BackboneRecord
+from fsigenz.progress import (
+    SILENT,
+    ProgressDisplay,
+    current_observer,
+    display_mode,
+    observed_by,
+    training_stage,
+)
 
 MANIFEST_NAME = "manifest.json"
 MAX_LISTED_FILES = 20
@@ -253,6 +261,8 @@ def extract_features(
     """Embed every image of ``images`` with ``backbone`` and write the feature file (see module doc).
 
     ``backbone`` may be a :class:`BackboneSpec`, built only when some chunk still needs extracting.
+    ``progress``: report the images embedded (:mod:`fsigenz.progress`) to the current observer, or to a
+    display of its own when nobody watches; false: to nobody.
     """
     _check_positive("batch_size", batch_size)
     _check_positive("chunk_size", chunk_size)
@@ -395,6 +405,16 @@ def embed_image_files(backbone: Backbone, files: list[str | Path], batch_size: i
     return np.concatenate(features) if features else np.zeros((0, backbone.feature_dim), np.float32)
 
 
+def _watched(progress: bool) -> contextlib.AbstractContextManager:
+    """``progress`` off: nobody hears the extraction; on: whoever watches already (a Kedro run's
+    hooks), else a display of its own (a bar on a terminal, log lines otherwise; ``FSIGENZ_PROGRESS``)."""
+    if not progress:
+        return observed_by(None)
+    if current_observer() is SILENT:
+        return observed_by(ProgressDisplay(display_mode()))
+    return contextlib.nullcontext()
+
+
 def _extract_chunks(
     images: ImageList,
     backbone: Backbone,
@@ -427,15 +447,16 @@ def _extract_chunks(
     )
     n_extracted, failures = 0, []
     chunk_rows, chunk_features, chunk_failed = [], [], []
-    bar = tqdm(total=len(images), initial=n_done, unit="img", desc=desc, disable=not progress, smoothing=0.1)
-    with bar:
+    n_seen = n_done
+    with _watched(progress), training_stage(f"{desc}.images", len(images), n_done) as bar:
         for batch_index, (batch, rows, failed) in enumerate(loader):
             if batch is not None:
                 chunk_features.append(backbone.embed(batch))
                 chunk_rows.extend(rows)
                 n_extracted += len(rows)
             chunk_failed.extend(failed)
-            bar.update(len(rows) + len(failed))
+            n_seen += len(rows) + len(failed)
+            bar.step(n_seen)
             if batch_index not in last_batch_of:
                 continue
             index = last_batch_of[batch_index]

@@ -45,6 +45,7 @@ from fsigenz.device import resolve_device, synchronize
 from fsigenz.methods.base import Monitor, ZeroShotTask
 from fsigenz.methods.early_stopping import MONITORED_LOSS, EarlyStopping, LossHistory
 from fsigenz.methods.preprocessing import FeatureCentering
+from fsigenz.progress import StageProgress, training_stage
 
 # Output activations of the generator, by name. "none" keeps the output linear (centred features).
 GENERATOR_OUTPUT_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -323,15 +324,23 @@ class FeatureGeneratingGANClassifier:
             batch_size=self.classifier_batch_size,
             learning_rate=self.seen_classifier_learning_rate,
             betas=SEEN_CLASSIFIER_BETAS,
+            stage="seen_classifier",
         )
         self.seen_classifier_.requires_grad_(False).eval()
         synchronize(device)
         self.timings_["seen_classifier_pretraining"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        self._train_gan(
-            real_features, real_labels, real_seen_positions, attributes_by_class, init_rng, sample_rng
-        )
+        with training_stage("gan", self.generator_steps) as progress:
+            self._train_gan(
+                real_features,
+                real_labels,
+                real_seen_positions,
+                attributes_by_class,
+                init_rng,
+                sample_rng,
+                progress,
+            )
         synchronize(device)
         self.timings_["generator_training"] = time.perf_counter() - start
 
@@ -359,6 +368,7 @@ class FeatureGeneratingGANClassifier:
             learning_rate=self.classifier_learning_rate,
             betas=FINAL_CLASSIFIER_BETAS,
             monitor=monitor,
+            stage="classifier",
         )
         self.classifier_.requires_grad_(False).eval()
         synchronize(device)
@@ -378,11 +388,12 @@ class FeatureGeneratingGANClassifier:
         batch_size: int,
         learning_rate: float,
         betas: tuple[float, float],
+        stage: str,
         monitor: Monitor | None = None,
     ) -> np.ndarray:
         """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
         at every pass; with a ``monitor``, stopped early after ``patience`` calls without improvement.
-        Returns the loss of every step run."""
+        Reported as ``stage`` (:mod:`fsigenz.progress`). Returns the loss of every step run."""
         optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
         n_rows = features.shape[0]
         steps_per_epoch = math.ceil(n_rows / batch_size)
@@ -392,24 +403,28 @@ class FeatureGeneratingGANClassifier:
             self.monitor_history_ = stopping.history
         losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
         step = 0
-        while step < total_steps:
-            order = torch.randperm(n_rows, generator=rng, device=features.device)
-            for batch in order.split(batch_size):
-                loss = F.cross_entropy(classifier(features[batch]), labels[batch])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                losses[step] = loss.detach()
-                step += 1
-                if monitor is not None and stopping.due(step):
-                    classifier.eval()
-                    stopping.record(step, monitor(step, self))
-                    classifier.train()
-                    self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
-                    if stopping.should_stop:
-                        total_steps = step
-                if step == total_steps:
-                    break
+        with training_stage(stage, total_steps) as progress:
+            while step < total_steps:
+                order = torch.randperm(n_rows, generator=rng, device=features.device)
+                for batch in order.split(batch_size):
+                    loss = F.cross_entropy(classifier(features[batch]), labels[batch])
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    losses[step] = loss.detach()
+                    step += 1
+                    progress.step(step, loss=losses[step - 1])
+                    if monitor is not None and stopping.due(step):
+                        classifier.eval()
+                        value = monitor(step, self)
+                        stopping.record(step, value)
+                        progress.evaluation(step, value)
+                        classifier.train()
+                        self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+                        if stopping.should_stop:
+                            total_steps = step
+                    if step == total_steps:
+                        break
         return losses[:step].cpu().numpy().astype(np.float64)
 
     def _train_gan(
@@ -420,8 +435,10 @@ class FeatureGeneratingGANClassifier:
         attributes_by_class: torch.Tensor,
         init_rng: torch.Generator,
         sample_rng: torch.Generator,
+        progress: StageProgress,
     ) -> None:
-        """WGAN-GP with the classification loss (f-CLSWGAN eq. 3–4), ``n_critic`` critic updates per G update."""
+        """WGAN-GP with the classification loss (f-CLSWGAN eq. 3–4), ``n_critic`` critic updates per G update;
+        each G update is a step of ``progress``."""
         device = real_features.device
         noise_dim = self.noise_dim or self.n_attributes_
         self.generator_ = _ConditionalGenerator(
@@ -492,6 +509,7 @@ class FeatureGeneratingGANClassifier:
                     classification_loss.detach(),
                 ]
             )
+            progress.step(step + 1, critic_loss=history[0, step], generator_loss=generator_loss.detach())
         self.generator_.requires_grad_(False).eval()
         self.critic_.eval()
         for name, values in zip(

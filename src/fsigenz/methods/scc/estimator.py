@@ -4,7 +4,8 @@
 (optionally replaying the step from a CUDA graph, :mod:`.cuda_graph`) and follows a validation
 monitor through :class:`~fsigenz.methods.early_stopping.EarlyStopping`; ``decision_function``
 scores in chunks of at most ``score_chunk_size`` (sample, class) pairs, which bounds memory at
-about ``score_chunk_size · (d + h_f) · 4`` bytes whatever the number of classes.
+about ``score_chunk_size · (d + h_f) · 4`` bytes whatever the number of classes. Training reports its
+steps, loss and validation values as stage ``scc`` to the current observer (:mod:`fsigenz.progress`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fsigenz.methods.scc.kernel import ScoringWorkspace
 from fsigenz.methods.scc.loss import LOSSES, grouped_bce_loss, soft_target_cross_entropy
 from fsigenz.methods.scc.network import SemanticContrastiveNetwork
 from fsigenz.methods.similarity import SimilarityTargets
+from fsigenz.progress import training_stage
 
 SCCMonitor = Callable[[int, "SemanticContrastiveClassifier"], Any]
 SAMPLINGS = ("uniform", "class_balanced")
@@ -309,27 +311,32 @@ class SemanticContrastiveClassifier:
         batches = self._batch_order(sample_classes, is_prototype)
         best_state = None
 
-        if monitor is not None and self.anchor_ is not None:  # step 0: the anchor alone
-            self.network_.eval()
-            self.loss_history_ = {MONITORED_LOSS: np.zeros(0, dtype=np.float32)}
-            stopping.record(0, monitor(0, self))
-            self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
-            if self.restore_best and self.best_step_ == 0:
-                best_state = copy.deepcopy(self.network_.state_dict())
-        self.network_.train()
-        for step in range(1, int(self.n_steps) + 1):
-            losses[step - 1] = run_step(next(batches))
-            self.n_steps_ = step
-            if monitor is not None and stopping.due(step):
-                self.loss_history_ = {MONITORED_LOSS: losses[:step].cpu().numpy()}
-                value = monitor(step, self)
-                self.network_.train()
-                improved = stopping.record(step, value)
+        with training_stage("scc", int(self.n_steps)) as progress:
+            if monitor is not None and self.anchor_ is not None:  # step 0: the anchor alone
+                self.network_.eval()
+                self.loss_history_ = {MONITORED_LOSS: np.zeros(0, dtype=np.float32)}
+                value = monitor(0, self)
+                stopping.record(0, value)
+                progress.evaluation(0, value)
                 self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
-                if improved and self.restore_best:
+                if self.restore_best and self.best_step_ == 0:
                     best_state = copy.deepcopy(self.network_.state_dict())
-                if stopping.should_stop:
-                    break
+            self.network_.train()
+            for step in range(1, int(self.n_steps) + 1):
+                losses[step - 1] = run_step(next(batches))
+                self.n_steps_ = step
+                progress.step(step, loss=losses[step - 1])
+                if monitor is not None and stopping.due(step):
+                    self.loss_history_ = {MONITORED_LOSS: losses[:step].cpu().numpy()}
+                    value = monitor(step, self)
+                    self.network_.train()
+                    improved = stopping.record(step, value)
+                    progress.evaluation(step, value)
+                    self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+                    if improved and self.restore_best:
+                        best_state = copy.deepcopy(self.network_.state_dict())
+                    if stopping.should_stop:
+                        break
 
         self.loss_history_: LossHistory = {MONITORED_LOSS: losses[: self.n_steps_].cpu().numpy()}
         self.cuda_graph_batch_lengths_ = (

@@ -32,6 +32,7 @@ from fsigenz.experiments.studies import (
     select_settings,
     study_settings,
 )
+from fsigenz.progress import format_duration
 
 logger = logging.getLogger("fsigenz.studies")
 
@@ -174,6 +175,7 @@ def run_study(
     invocation = f"{study}-{time.strftime('%Y%m%dT%H%M%S')}"
     client = MlflowClient(tracking_uri)
     outcomes = []
+    study_started = time.perf_counter()
     for index, setting in enumerate(settings, 1):
         command = setting_command(kedro, setting, namespaces, explicit, extra_params, env, pipeline)
         logger.info(
@@ -193,13 +195,18 @@ def run_study(
             command, client, experiment_id, f"{study}/{setting.name}", tags, project_path
         )
         outcomes.append(SettingOutcome(setting.name, run_id, returncode, time.perf_counter() - started))
+        elapsed = time.perf_counter() - study_started
         logger.info(
-            "Study %s, setting %s: %s in %.0f s (MLflow run %s)",
+            "Study %s, setting %s: %s in %.0f s (MLflow run %s); %d/%d settings done, %s elapsed, ETA %s",
             study,
             setting.name,
             "finished" if returncode == 0 else f"FAILED (exit {returncode})",
             outcomes[-1].seconds,
             run_id,
+            index,
+            len(settings),
+            format_duration(elapsed),
+            format_duration(elapsed / index * (len(settings) - index)),
         )
     if report:
         command = [*kedro, "run", *(["--env", env] if env else []), "--pipelines", REPORT_PIPELINE]

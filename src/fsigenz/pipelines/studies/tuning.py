@@ -31,6 +31,7 @@ from fsigenz.experiments.tuning import (
     write_tuned_parameters,
 )
 from fsigenz.methods.registry import deep_merge
+from fsigenz.progress import ProgressDisplay, display_mode, observed_by, training_stage
 
 logger = logging.getLogger("fsigenz.tuning")
 
@@ -95,11 +96,14 @@ def worker(
     seed: int | None,
     pruner: str,
     single_thread: bool = False,
+    progress: str | None = None,
 ) -> None:
     """One worker: open the shared study and run ``n_trials`` trials.
 
     ``single_thread``: one BLAS/torch thread, for worker processes that share the cores (set before torch
     loads).
+    ``progress``: the display mode of :mod:`fsigenz.progress` (``None``: ``FSIGENZ_PROGRESS``, else the
+    parameter ``progress.display``).
     """
     if single_thread:
         for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -123,7 +127,19 @@ def worker(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=_pruner(pruner),
     )
-    study.optimize(make_objective(load_source(source), configuration, dimensions), n_trials=n_trials)
+    objective = make_objective(load_source(source), configuration, dimensions)
+    # a bar (or log lines) over this worker's trials, with the best value so far; each trial's training
+    # nested under it as trial_<n>.<stage>
+    mode = progress or display_mode((parameters.get("progress") or {}).get("display"))
+    display = ProgressDisplay(mode, label=f"tuning {study_name}")
+    with observed_by(display), training_stage("trials", n_trials) as trials:
+
+        def after_trial(_study, trial) -> None:
+            trials.step(trials.last_step + 1)
+            if trial.value is not None:
+                trials.evaluation(trials.last_step, trial.value)
+
+        study.optimize(objective, n_trials=n_trials, callbacks=[after_trial])
 
 
 def tune(
@@ -189,8 +205,11 @@ def tune(
     if len(arguments) == 1:
         worker(*arguments[0])
     else:
+        # several workers share the terminal: log lines, not bars that overwrite each other
+        mode = display_mode((parameters.get("progress") or {}).get("display"))
+        mode = "log" if mode in ("auto", "bar") else mode
         context = multiprocessing.get_context("spawn")
-        processes = [context.Process(target=worker, args=(*a, True)) for a in arguments]
+        processes = [context.Process(target=worker, args=(*a, True, mode)) for a in arguments]
         for process in processes:
             process.start()
         for process in processes:
