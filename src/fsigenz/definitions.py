@@ -2,8 +2,10 @@
 
 Jobs and executors are configured in ``conf/<env>/dagster.yml``: one job per dataset namespace present,
 each the namespace-filtered ``__default__`` pipeline (conf/base), or one job over every dataset on the
-multiprocess executor (conf/parallel). Loaded by ``kedro dagster dev`` (``dg.toml`` points it here) or
-``dagster dev -m fsigenz.definitions``; see docs/dagster.md.
+multiprocess executor (conf/parallel) or on a Dask cluster (conf/cluster). Besides them, one job per study
+of ``parameters_experiments.yml`` runs its settings as parallel steps (``fsigenz.pipelines.studies.jobs``).
+Loaded by ``kedro dagster dev`` (``dg.toml`` points it here) or ``dagster dev -m fsigenz.definitions``;
+see docs/dagster.md.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+import kedro_dagster.utils
+import mlflow
+from dagster_dask.executor import DaskExecutor
+from dagster_dask.executor import dask_executor as _dagster_dask_executor
 from dagster_mlflow import end_mlflow_on_run_finished
+from dagster_mlflow.resources import CONFIG_SCHEMA as MLFLOW_RESOURCE_CONFIG
+from dagster_mlflow.resources import MlFlow
 from kedro_dagster import KedroProjectTranslator
 from kedro_dagster.config import EXECUTOR_MAP
 from kedro_dagster.config import DaskExecutorOptions as _DaskExecutorOptions
@@ -49,10 +57,111 @@ class MultiprocessExecutorOptions(_MultiprocessExecutorOptions):
         return super().model_dump(**{**kwargs, "exclude_none": True})
 
 
+def close_running_mlflow_runs(dagster_run_id: str, status: str = "FAILED") -> list[str]:
+    """Mark the MLflow runs of Dagster run ``dagster_run_id`` that are still RUNNING as ``status``; their ids.
+
+    dagster-mlflow's hook closes the run when a step fails; a step whose process died (a Dask worker killed)
+    fails no step, so nothing else would, and the run would stay RUNNING for ever.
+    """
+    client = mlflow.MlflowClient()
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(
+        experiments, f"tags.dagster_run_id = '{dagster_run_id}' and attributes.status = 'RUNNING'"
+    )
+    for run in running:
+        client.set_terminated(run.info.run_id, status)
+    return [run.info.run_id for run in running]
+
+
+class DaskClusterExecutor(DaskExecutor):
+    """dagster-dask's executor, closing the Dagster run's MLflow run when the run fails outside a step.
+
+    When a worker dies under a step, Dask reports the step's task as lost (with the scheduler's
+    ``allowed-failures: 0``, conf/cluster) and dagster-dask's executor raises: the Dagster run fails, but
+    no step failed, so dagster-mlflow's hook never marked the MLflow run. This executor does, then raises.
+    """
+
+    def execute(self, plan_context, execution_plan):
+        try:
+            yield from super().execute(plan_context, execution_plan)
+        except BaseException:
+            closed = close_running_mlflow_runs(plan_context.run_id)
+            if closed:
+                plan_context.log.error(
+                    f"MLflow run(s) {', '.join(closed)} marked FAILED: the Dask execution failed"
+                )
+            raise
+
+
+@dg.executor(
+    name="dask",
+    requirements=dg.multiple_process_executor_requirements(),
+    config_schema=_dagster_dask_executor.config_schema,
+)
+def dask_executor(init_context):
+    """dagster-dask's ``dask_executor`` (same configuration) running :class:`DaskClusterExecutor`."""
+    ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()
+    return DaskClusterExecutor(cluster_type, cluster_configuration)
+
+
+def _let_go_of_active_mlflow_runs() -> None:
+    """Drop this thread's active MLflow runs without ending them.
+
+    MLflow keeps the active run per thread; a Dask worker's thread outlives the step, so the next step in
+    it (of another Dagster run, say the relaunch of a failed one) would find the old run active and
+    dagster-mlflow would log into it. Ending the run is not an option: other steps still log into it.
+    """
+    from mlflow.tracking import fluent
+
+    fluent._active_run_stack.get().clear()  # no public API detaches a run without ending it
+
+
+def _dagster_run_status(context) -> dg.DagsterRunStatus | None:
+    run = context.instance.get_run_by_id(context.run_id) if context.instance is not None else None
+    return run.status if run is not None else None
+
+
+@dg.resource(config_schema=MLFLOW_RESOURCE_CONFIG)
+def step_mlflow_tracking(context):
+    """dagster-mlflow's ``mlflow_tracking`` resource for steps in processes that outlive them (Dask workers).
+
+    The step attaches to its Dagster run's MLflow run, never to one an earlier step left active in the
+    thread, and never reopens the MLflow run of a Dagster run that has ended (a step that the cluster still
+    starts after a lost worker failed the run would set it back to RUNNING); a step that was running when
+    the run failed closes the MLflow run again when it ends.
+    """
+    status = _dagster_run_status(context)
+    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS):
+        raise dg.Failure(f"Dagster run {context.run_id} has ended ({status.value}): step not started")
+    _let_go_of_active_mlflow_runs()
+    try:
+        yield MlFlow(context)
+    finally:
+        _let_go_of_active_mlflow_runs()
+        if _dagster_run_status(context) in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+            close_running_mlflow_runs(context.run_id)
+
+
 def register_executor_options() -> None:
-    """Have kedro-dagster read ``dask_executor`` and ``multiprocess`` blocks into the classes above."""
-    EXECUTOR_MAP["dask_executor"] = EXECUTOR_MAP["dask_executor"]._replace(options=DaskExecutorOptions)
+    """Have kedro-dagster read ``dask_executor`` and ``multiprocess`` blocks into the classes above, run
+    ``dask_executor`` above for Dask, and give steps ``step_mlflow_tracking`` as their MLflow resource."""
+    EXECUTOR_MAP["dask_executor"] = EXECUTOR_MAP["dask_executor"]._replace(
+        options=DaskExecutorOptions, module=__name__, symbol="dask_executor"
+    )
     EXECUTOR_MAP["multiprocess"] = EXECUTOR_MAP["multiprocess"]._replace(options=MultiprocessExecutorOptions)
+    kedro_dagster.utils.mlflow_tracking = step_mlflow_tracking
+
+
+def study_parameters(project_path: Path, env: str) -> dict:
+    """The ``studies`` block of the project's parameters in ``env`` (read as Kedro reads them)."""
+    from kedro.framework.project import settings
+
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    return loader["parameters"].get("studies") or {}
 
 
 class ExpectedTranslationWarnings(logging.Filter):
@@ -88,13 +197,21 @@ def build_definitions(project_path: Path | None = None, env: str | None = None) 
 
     ``env`` defaults to ``$KEDRO_ENV``, which ``kedro dagster <command> --env`` sets, then to ``local``.
     """
+    from kedro.utils import find_kedro_project
+
+    from fsigenz.pipelines.studies.jobs import study_jobs
+
     register_executor_options()
     quiet_expected_translation_warnings()
     env = env or os.environ.get("KEDRO_ENV", DEFAULT_ENV)
+    project_path = Path(project_path or find_kedro_project(Path.cwd()) or Path.cwd()).resolve()
     location = KedroProjectTranslator(env=env, project_path=project_path).to_dagster()
     # kedro-dagster's MLflow resource attaches every step, in whichever process it runs, to one MLflow
     # run per Dagster run, and kedro-mlflow's hooks log into it; this hook closes it after the last step.
     jobs = [job.with_hooks({end_mlflow_on_run_finished}) for job in location.named_jobs.values()]
+    # the studies run their settings on the executor of the environment's jobs (Dask under conf/cluster)
+    executor = next((job.executor_def for job in jobs), None)
+    jobs += study_jobs(project_path, env, study_parameters(project_path, env), executor)
     return dg.Definitions(
         assets=list(location.named_assets.values()),
         # every dataset of the pipelines has its own IO manager (its catalog entry); the default one
