@@ -118,23 +118,42 @@ def _let_go_of_active_mlflow_runs() -> None:
     fluent._active_run_stack.get().clear()  # no public API detaches a run without ending it
 
 
+ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
 def _dagster_run_status(context) -> dg.DagsterRunStatus | None:
     run = context.instance.get_run_by_id(context.run_id) if context.instance is not None else None
     return run.status if run is not None else None
 
 
+def _in_dask_worker() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 @dg.resource(config_schema=MLFLOW_RESOURCE_CONFIG)
 def step_mlflow_tracking(context):
-    """dagster-mlflow's ``mlflow_tracking`` resource for steps in processes that outlive them (Dask workers).
+    """dagster-mlflow's ``mlflow_tracking`` resource, for steps in processes that outlive them (Dask workers).
 
-    The step attaches to its Dagster run's MLflow run, never to one an earlier step left active in the
-    thread, and never reopens the MLflow run of a Dagster run that has ended (a step that the cluster still
-    starts after a lost worker failed the run would set it back to RUNNING); a step that was running when
-    the run failed closes the MLflow run again when it ends.
+    - The step attaches to its Dagster run's MLflow run, never to one an earlier step left active in the
+      thread (MLflow keeps the active run per thread, and a worker's thread runs step after step).
+    - Once the Dagster run has ended, nothing reopens its MLflow run (``mlflow.start_run(run_id=…)`` sets
+      it RUNNING again): a step that the cluster still starts on a worker after a lost worker failed the
+      run is refused, and the resources that ``dagster job execute`` builds again after the run, to report
+      it, get no MLflow run (None; no step runs with them).
+    - A step that was running when the run failed closes the MLflow run again when it ends.
     """
     status = _dagster_run_status(context)
-    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS):
-        raise dg.Failure(f"Dagster run {context.run_id} has ended ({status.value}): step not started")
+    if status in ENDED:
+        if _in_dask_worker():
+            raise dg.Failure(f"Dagster run {context.run_id} has ended ({status.value}): step not started")
+        yield None
+        return
     _let_go_of_active_mlflow_runs()
     try:
         yield MlFlow(context)

@@ -128,8 +128,12 @@ def mlflow_server(backend_store_uri: str, folder: Path):
         "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1",
     ]  # fmt: skip
+    # without MLflow 3's job runner (GenAI scorers, prompt optimisation: 7 more processes, unused here)
+    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+        )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process, log)
         yield f"http://127.0.0.1:{port}"

@@ -40,6 +40,13 @@ STUDY_JOB = f"study__{STUDY}"
 STUDY_PIPELINE = "training_synthetic"  # logs the pyfunc model, as `kedro run` of synthetic alone does
 KILLED_STEP = "awa2__select_on_validation"  # the longest step of the job (about 15 s): killed while it runs
 LAUNCH_TIMEOUT = 600
+# The scheduler's settings for Dagster steps (docs/dagster.md): a task whose worker died fails instead of
+# being started again behind Dagster's back, and a worker takes a step only when it has a free thread
+# (Dask's default hands each worker a task or two ahead, which then waits behind a long step).
+SCHEDULER_SETTINGS = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
 
 
 def test_cluster_catalog_is_the_base_catalog_under_the_data_root():
@@ -191,9 +198,8 @@ def cluster(tmp_path_factory, raw_data, references, tracking_uri):
     previous = Path.cwd()
     os.chdir(project)  # the workers' working directory: they load the project from it
     try:
-        # a step whose worker dies fails the run (conf/cluster/dagster.yml) instead of being rerun
         with (
-            dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+            dask.config.set(SCHEDULER_SETTINGS),
             LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
                 env=environment,
@@ -330,7 +336,6 @@ def test_relaunched_job_runs_every_step_on_a_worker_and_logs_what_kedro_run_logs
     cluster, references, raw_data
 ):
     import dagster as dg
-    import mlflow
 
     process = launch(cluster, JOB)
     output = finish(process)
@@ -367,18 +372,7 @@ def test_relaunched_job_runs_every_step_on_a_worker_and_logs_what_kedro_run_logs
     )
     reference = json.loads((plain / f"data/08_reporting/{namespace}/metrics.json").read_text())
     assert without_timings(json.loads(downloaded.read_text())) == without_timings(reference)
-    # and the served models (one per dataset) load from the server
-    experiment = client.get_experiment_by_name("fsigenz").experiment_id
-    models = client.search_logged_models(
-        [experiment], filter_string=f"source_run_id = '{mlflow_run.info.run_id}'"
-    )
-    assert len(models) == 2
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(cluster["tracking_uri"])
-    try:
-        assert all(mlflow.pyfunc.load_model(model.model_uri) is not None for model in models)
-    finally:
-        mlflow.set_tracking_uri(previous)
+    # (several datasets log no served model, as `kedro run` of several: the study below logs and loads one)
     # the catalog wrote under the shared data root, not the project's data/
     assert (cluster["shared"] / "06_models" / namespace / "trained_model.pkl").is_file()
     assert not (cluster["project"] / "data/06_models").exists()
