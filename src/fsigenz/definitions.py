@@ -86,13 +86,26 @@ class DaskClusterExecutor(DaskExecutor):
     def execute(self, plan_context, execution_plan):
         try:
             yield from super().execute(plan_context, execution_plan)
-        except BaseException:
+        except BaseException as error:
+            unfinished = steps_without_end(plan_context.instance, plan_context.run_id)
+            plan_context.log.error(
+                f"The Dask execution failed ({type(error).__name__}) while step(s) "
+                f"{', '.join(unfinished) or '(none)'} ran: a lost worker (KilledWorker) takes every step "
+                "it held with it; launch the job again once the cluster has its workers back"
+            )
             closed = close_running_mlflow_runs(plan_context.run_id)
             if closed:
-                plan_context.log.error(
-                    f"MLflow run(s) {', '.join(closed)} marked FAILED: the Dask execution failed"
-                )
+                plan_context.log.error(f"MLflow run(s) {', '.join(closed)} marked FAILED")
             raise
+
+
+def steps_without_end(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The steps of run ``run_id`` that started (on a worker, which records it) and never ended."""
+    started, ended = set(), set()
+    ends = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    for record in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_START, *ends}):
+        (ended if record.dagster_event.event_type in ends else started).add(record.step_key)
+    return sorted(started - ended)
 
 
 @dg.executor(
