@@ -10,6 +10,7 @@ see docs/dagster.md.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -18,8 +19,6 @@ from typing import Literal
 import dagster as dg
 import kedro_dagster.utils
 import mlflow
-from dagster_dask.executor import DaskExecutor
-from dagster_dask.executor import dask_executor as _dagster_dask_executor
 from dagster_mlflow import end_mlflow_on_run_finished
 from dagster_mlflow.resources import CONFIG_SCHEMA as MLFLOW_RESOURCE_CONFIG
 from dagster_mlflow.resources import MlFlow
@@ -75,50 +74,6 @@ def close_running_mlflow_runs(dagster_run_id: str, status: str = "FAILED") -> li
     return [run.info.run_id for run in running]
 
 
-class DaskClusterExecutor(DaskExecutor):
-    """dagster-dask's executor, closing the Dagster run's MLflow run when the run fails outside a step.
-
-    When a worker dies under a step, Dask reports the step's task as lost (with the scheduler's
-    ``allowed-failures: 0``, conf/cluster) and dagster-dask's executor raises: the Dagster run fails, but
-    no step failed, so dagster-mlflow's hook never marked the MLflow run. This executor does, then raises.
-    """
-
-    def execute(self, plan_context, execution_plan):
-        try:
-            yield from super().execute(plan_context, execution_plan)
-        except BaseException as error:
-            unfinished = steps_without_end(plan_context.instance, plan_context.run_id)
-            plan_context.log.error(
-                f"The Dask execution failed ({type(error).__name__}) while step(s) "
-                f"{', '.join(unfinished) or '(none)'} ran: a lost worker (KilledWorker) takes every step "
-                "it held with it; launch the job again once the cluster has its workers back"
-            )
-            closed = close_running_mlflow_runs(plan_context.run_id)
-            if closed:
-                plan_context.log.error(f"MLflow run(s) {', '.join(closed)} marked FAILED")
-            raise
-
-
-def steps_without_end(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The steps of run ``run_id`` that started (on a worker, which records it) and never ended."""
-    started, ended = set(), set()
-    ends = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
-    for record in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_START, *ends}):
-        (ended if record.dagster_event.event_type in ends else started).add(record.step_key)
-    return sorted(started - ended)
-
-
-@dg.executor(
-    name="dask",
-    requirements=dg.multiple_process_executor_requirements(),
-    config_schema=_dagster_dask_executor.config_schema,
-)
-def dask_executor(init_context):
-    """dagster-dask's ``dask_executor`` (same configuration) running :class:`DaskClusterExecutor`."""
-    ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()
-    return DaskClusterExecutor(cluster_type, cluster_configuration)
-
-
 def _let_go_of_active_mlflow_runs() -> None:
     """Drop this thread's active MLflow runs without ending them.
 
@@ -140,11 +95,11 @@ def _dagster_run_status(context) -> dg.DagsterRunStatus | None:
 
 
 def _in_dask_worker() -> bool:
-    from distributed import get_worker
-
     try:
+        from distributed import get_worker
+
         get_worker()
-    except ValueError:
+    except (ImportError, ValueError):
         return False
     return True
 
@@ -178,10 +133,12 @@ def step_mlflow_tracking(context):
 
 def register_executor_options() -> None:
     """Have kedro-dagster read ``dask_executor`` and ``multiprocess`` blocks into the classes above, run
-    ``dask_executor`` above for Dask, and give steps ``step_mlflow_tracking`` as their MLflow resource."""
-    EXECUTOR_MAP["dask_executor"] = EXECUTOR_MAP["dask_executor"]._replace(
-        options=DaskExecutorOptions, module=__name__, symbol="dask_executor"
-    )
+    :func:`fsigenz.dask_executor.dask_executor` for Dask (where dagster-dask is installed), and give steps
+    ``step_mlflow_tracking`` as their MLflow resource."""
+    dask = EXECUTOR_MAP["dask_executor"]._replace(options=DaskExecutorOptions)
+    if importlib.util.find_spec("dagster_dask") is not None:  # the `cluster` extra
+        dask = dask._replace(module="fsigenz.dask_executor", symbol="dask_executor")
+    EXECUTOR_MAP["dask_executor"] = dask
     EXECUTOR_MAP["multiprocess"] = EXECUTOR_MAP["multiprocess"]._replace(options=MultiprocessExecutorOptions)
     kedro_dagster.utils.mlflow_tracking = step_mlflow_tracking
 
