@@ -41,8 +41,9 @@ STUDY_PIPELINE = "training_synthetic"  # logs the pyfunc model, as `kedro run` o
 KILLED_STEP = "awa2__select_on_validation"  # the longest step of the job (about 15 s): killed while it runs
 LAUNCH_TIMEOUT = 600
 # The scheduler's settings for Dagster steps (docs/dagster.md): a task whose worker died fails instead of
-# being started again behind Dagster's back, and a worker takes a step only when it has a free thread
-# (Dask's default hands each worker a task or two ahead, which then waits behind a long step).
+# being started again behind Dagster's back. (worker-saturation 1.0 queues root tasks at the scheduler
+# instead of handing them to workers ahead of time; a study's few settings do not count as such in Dask,
+# see "Limits" in docs/dagster.md, so it changes little here.)
 SCHEDULER_SETTINGS = {
     "distributed.scheduler.allowed-failures": 0,
     "distributed.scheduler.worker-saturation": 1.0,
