@@ -84,6 +84,26 @@ def test_cluster_env_runs_every_dataset_on_the_dask_executor(tmp_path, monkeypat
     )
 
 
+def test_a_study_job_has_one_step_per_setting_then_the_report_on_the_given_executor(tmp_path):
+    import dagster as dg
+
+    from fsigenz.pipelines.studies.jobs import step_name, study_jobs
+
+    block = {"settings": SETTINGS, "sweeps": {"fsigenz.scc.beta": [0.5]}}
+    [job] = study_jobs(tmp_path, "cluster", {STUDY: block}, dg.multiprocess_executor)
+
+    assert job.name == STUDY_JOB and job.executor_def is dg.multiprocess_executor
+    settings = [*SETTINGS, "fsigenz.scc.beta=0.5"]
+    steps = {f"{STUDY}__{step_name(name)}" for name in settings}
+    assert f"{STUDY}__fsigenz_scc_beta_0_5" in steps
+    dependencies = job.dependencies
+    report = next(node for node in dependencies if node.name == f"{STUDY}__report")
+    # the settings depend on nothing (they run at once), the report on every setting
+    assert {node.name for node in dependencies} == {*steps, report.name}
+    assert all(not dependencies[node] for node in dependencies if node.name in steps)
+    assert {output.node for output in dependencies[report].values()} == steps
+
+
 def raw_standin(folder: Path) -> tuple[str, Path]:
     """A small second dataset: AwA2's real split files with 8-dimensional simulated features, or (without
     ../shared/data) a small generic dataset."""
