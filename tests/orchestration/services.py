@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -56,6 +57,10 @@ def why_no_postgres() -> str | None:
         return "PostgreSQL is not installed (Debian: apt-get install postgresql)"
     if postgres_runner() is None:
         return f"running as root without a '{POSTGRES_USER}' user (and runuser) to start PostgreSQL as"
+    if importlib.util.find_spec("psycopg2") is None:
+        return (
+            "psycopg2 (pip install psycopg2-binary) is missing: the MLflow server could not reach PostgreSQL"
+        )
     return None
 
 
