@@ -2,19 +2,26 @@
 
 Jobs and executors are configured in ``conf/<env>/dagster.yml``: one job per dataset namespace present,
 each the namespace-filtered ``__default__`` pipeline (conf/base), or one job over every dataset on the
-multiprocess executor (conf/parallel). Loaded by ``kedro dagster dev`` (``dg.toml`` points it here) or
-``dagster dev -m fsigenz.definitions``; see docs/dagster.md.
+multiprocess executor (conf/parallel) or on a Dask cluster (conf/cluster). Besides them, one job per study
+of ``parameters_experiments.yml`` runs its settings as parallel steps (``fsigenz.pipelines.studies.jobs``).
+Loaded by ``kedro dagster dev`` (``dg.toml`` points it here) or ``dagster dev -m fsigenz.definitions``;
+see docs/dagster.md.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+import kedro_dagster.utils
+import mlflow
 from dagster_mlflow import end_mlflow_on_run_finished
+from dagster_mlflow.resources import CONFIG_SCHEMA as MLFLOW_RESOURCE_CONFIG
+from dagster_mlflow.resources import MlFlow
 from kedro_dagster import KedroProjectTranslator
 from kedro_dagster.config import EXECUTOR_MAP
 from kedro_dagster.config import DaskExecutorOptions as _DaskExecutorOptions
@@ -49,10 +56,101 @@ class MultiprocessExecutorOptions(_MultiprocessExecutorOptions):
         return super().model_dump(**{**kwargs, "exclude_none": True})
 
 
+def close_running_mlflow_runs(dagster_run_id: str, status: str = "FAILED") -> list[str]:
+    """Mark the MLflow runs of Dagster run ``dagster_run_id`` that are still RUNNING as ``status``; their ids.
+
+    dagster-mlflow's hook closes the run when a step fails; a step whose process died (a Dask worker killed)
+    fails no step, so nothing else would, and the run would stay RUNNING for ever.
+    """
+    client = mlflow.MlflowClient()
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(
+        experiments, f"tags.dagster_run_id = '{dagster_run_id}' and attributes.status = 'RUNNING'"
+    )
+    for run in running:
+        client.set_terminated(run.info.run_id, status)
+    return [run.info.run_id for run in running]
+
+
+def _let_go_of_active_mlflow_runs() -> None:
+    """Drop this thread's active MLflow runs without ending them.
+
+    MLflow keeps the active run per thread; a Dask worker's thread outlives the step, so the next step in
+    it (of another Dagster run, say the relaunch of a failed one) would find the old run active and
+    dagster-mlflow would log into it. Ending the run is not an option: other steps still log into it.
+    """
+    from mlflow.tracking import fluent
+
+    fluent._active_run_stack.get().clear()  # no public API detaches a run without ending it
+
+
+ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def _dagster_run_status(context) -> dg.DagsterRunStatus | None:
+    run = context.instance.get_run_by_id(context.run_id) if context.instance is not None else None
+    return run.status if run is not None else None
+
+
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+@dg.resource(config_schema=MLFLOW_RESOURCE_CONFIG)
+def step_mlflow_tracking(context):
+    """dagster-mlflow's ``mlflow_tracking`` resource, for steps in processes that outlive them (Dask workers).
+
+    - The step attaches to its Dagster run's MLflow run, never to one an earlier step left active in the
+      thread (MLflow keeps the active run per thread, and a worker's thread runs step after step).
+    - Once the Dagster run has ended, nothing reopens its MLflow run (``mlflow.start_run(run_id=…)`` sets
+      it RUNNING again): a step that the cluster still starts on a worker after a lost worker failed the
+      run is refused, and the resources that ``dagster job execute`` builds again after the run, to report
+      it, get no MLflow run (None; no step runs with them).
+    - A step that was running when the run failed closes the MLflow run again when it ends.
+    """
+    status = _dagster_run_status(context)
+    if status in ENDED:
+        if _in_dask_worker():
+            raise dg.Failure(f"Dagster run {context.run_id} has ended ({status.value}): step not started")
+        yield None
+        return
+    _let_go_of_active_mlflow_runs()
+    try:
+        yield MlFlow(context)
+    finally:
+        _let_go_of_active_mlflow_runs()
+        if _dagster_run_status(context) in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+            close_running_mlflow_runs(context.run_id)
+
+
 def register_executor_options() -> None:
-    """Have kedro-dagster read ``dask_executor`` and ``multiprocess`` blocks into the classes above."""
-    EXECUTOR_MAP["dask_executor"] = EXECUTOR_MAP["dask_executor"]._replace(options=DaskExecutorOptions)
+    """Have kedro-dagster read ``dask_executor`` and ``multiprocess`` blocks into the classes above, run
+    :func:`fsigenz.dask_executor.dask_executor` for Dask (where dagster-dask is installed), and give steps
+    ``step_mlflow_tracking`` as their MLflow resource."""
+    dask = EXECUTOR_MAP["dask_executor"]._replace(options=DaskExecutorOptions)
+    if importlib.util.find_spec("dagster_dask") is not None:  # the `cluster` extra
+        dask = dask._replace(module="fsigenz.dask_executor", symbol="dask_executor")
+    EXECUTOR_MAP["dask_executor"] = dask
     EXECUTOR_MAP["multiprocess"] = EXECUTOR_MAP["multiprocess"]._replace(options=MultiprocessExecutorOptions)
+    kedro_dagster.utils.mlflow_tracking = step_mlflow_tracking
+
+
+def study_parameters(project_path: Path, env: str) -> dict:
+    """The ``studies`` block of the project's parameters in ``env`` (read as Kedro reads them)."""
+    from kedro.framework.project import settings
+
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    return loader["parameters"].get("studies") or {}
 
 
 class ExpectedTranslationWarnings(logging.Filter):
@@ -88,13 +186,21 @@ def build_definitions(project_path: Path | None = None, env: str | None = None) 
 
     ``env`` defaults to ``$KEDRO_ENV``, which ``kedro dagster <command> --env`` sets, then to ``local``.
     """
+    from kedro.utils import find_kedro_project
+
+    from fsigenz.pipelines.studies.jobs import study_jobs
+
     register_executor_options()
     quiet_expected_translation_warnings()
     env = env or os.environ.get("KEDRO_ENV", DEFAULT_ENV)
+    project_path = Path(project_path or find_kedro_project(Path.cwd()) or Path.cwd()).resolve()
     location = KedroProjectTranslator(env=env, project_path=project_path).to_dagster()
     # kedro-dagster's MLflow resource attaches every step, in whichever process it runs, to one MLflow
     # run per Dagster run, and kedro-mlflow's hooks log into it; this hook closes it after the last step.
     jobs = [job.with_hooks({end_mlflow_on_run_finished}) for job in location.named_jobs.values()]
+    # the studies run their settings on the executor of the environment's jobs (Dask under conf/cluster)
+    executor = next((job.executor_def for job in jobs), None)
+    jobs += study_jobs(project_path, env, study_parameters(project_path, env), executor)
     return dg.Definitions(
         assets=list(location.named_assets.values()),
         # every dataset of the pipelines has its own IO manager (its catalog entry); the default one

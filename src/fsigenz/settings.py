@@ -1,5 +1,9 @@
 """Kedro project settings (https://docs.kedro.org/en/stable/configure/configuration_basics/)."""
 
+import warnings
+
+from omegaconf.resolvers import oc
+
 from fsigenz.hooks import RunReportHooks, StepProcessMlflowParams, TrainingProgressHooks
 from fsigenz.publication import StagedOutputs
 from fsigenz.run_records import MlflowRunRecordHooks
@@ -21,4 +25,9 @@ CONFIG_LOADER_ARGS = {
     # conf/local (and tuned parameters written there) refine conf/base key by key instead of
     # replacing whole top-level blocks.
     "merge_strategy": {"parameters": "soft"},
+    # ${oc.env:NAME,default} in any conf file (Kedro allows it in credentials only): conf/cluster reads the
+    # Dask scheduler, the MLflow server and the shared data root from the environment (docs/dagster.md)
+    "custom_resolvers": {"oc.env": oc.env},
 }
+# Kedro 1.7 registers resolvers with OmegaConf's deprecated call, which warns on every run; nothing to act on
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)

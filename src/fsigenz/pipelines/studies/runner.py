@@ -128,13 +128,32 @@ def setting_command(
     return command
 
 
+def setting_tags(study: str, setting: StudySetting, invocation: str) -> dict[str, str]:
+    """The tags of a setting's MLflow run: what the reports group and filter runs by."""
+    return {
+        "study": study,
+        "setting": setting.name,
+        "study_invocation": invocation,
+        "study_role": "setting",
+        **({"seed": str(setting.seed)} if setting.seed is not None else {}),
+    }
+
+
 def run_tagged(
-    command: list[str], client, experiment_id: str, run_name: str, tags: dict[str, str], project_path: Path
+    command: list[str],
+    client,
+    experiment_id: str,
+    run_name: str,
+    tags: dict[str, str],
+    project_path: Path,
+    environment: dict[str, str] | None = None,
 ) -> tuple[str, int]:
-    """Create an MLflow run with ``tags``, run ``command`` inside it (``MLFLOW_RUN_ID``), restore its name."""
+    """Create an MLflow run with ``tags``, run ``command`` inside it (``MLFLOW_RUN_ID``), restore its name.
+
+    ``environment``: variables added to the command's (a study job's data root per setting)."""
     run = client.create_run(experiment_id, tags=tags, run_name=run_name)
     run_id = run.info.run_id
-    env = {**os.environ, **RUN_ENVIRONMENT, "MLFLOW_RUN_ID": run_id}
+    env = {**os.environ, **RUN_ENVIRONMENT, **(environment or {}), "MLFLOW_RUN_ID": run_id}
     returncode = subprocess.run(command, cwd=project_path, env=env).returncode
     final = client.get_run(run_id)
     if final.info.status in ("RUNNING", "SCHEDULED"):  # the process died before kedro-mlflow closed the run
@@ -184,13 +203,7 @@ def run_study(
         if dry_run:
             continue
         started = time.perf_counter()
-        tags = {
-            "study": study,
-            "setting": setting.name,
-            "study_invocation": invocation,
-            "study_role": "setting",
-            **({"seed": str(setting.seed)} if setting.seed is not None else {}),
-        }
+        tags = setting_tags(study, setting, invocation)
         run_id, returncode = run_tagged(
             command, client, experiment_id, f"{study}/{setting.name}", tags, project_path
         )
