@@ -1,5 +1,6 @@
-"""The Kedro pipelines as Dagster jobs (kedro-dagster): one job per namespace, same results as ``kedro run``;
-conf/parallel's all-datasets job on the multiprocess executor, same parameters and metrics as ``kedro run``."""
+"""The Kedro pipelines as Dagster jobs (kedro-dagster): one job per namespace, same results as
+``kedro run``; conf/parallel's all-datasets job on the multiprocess executor, same parameters and
+metrics as ``kedro run``."""
 
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def test_loading_the_project_gives_kedro_mlflow_the_parameter_settings(tmp_path,
 
 
 def test_parameter_settings_untouched_when_kedro_mlflow_read_no_config(monkeypatch):
-    """kedro-mlflow's hooks disabled (DISABLE_HOOKS_FOR_PLUGINS): its hook never read mlflow.yml, so nothing to copy."""
+    """kedro-mlflow's hooks disabled (DISABLE_HOOKS_FOR_PLUGINS): its hook never read mlflow.yml, so
+    nothing to copy."""
     from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
 
     from fsigenz.hooks import StepProcessMlflowParams
@@ -156,7 +158,8 @@ def test_the_expected_name_translation_warnings_are_dropped_and_others_kept(capl
     with caplog.at_level(logging.WARNING, logger="kedro_dagster.utils"):
         assert format_dataset_name("params:fsigenz") == "params__fsigenz"
         translation_logger.warning(
-            "Node `synthetic.train_final_model` is not part of any pipelines. Assigning '__none__' as its asset group name."
+            "Node `synthetic.train_final_model` is not part of any pipelines. "
+            "Assigning '__none__' as its asset group name."
         )
         assert format_dataset_name("my-data") == "my__data"
     assert [r.getMessage()[:26] for r in caplog.records] == ["Dataset name `my-data` is "]
@@ -184,7 +187,8 @@ def write_tiny_parameters(project: Path, env: str = "local") -> None:
 
 
 def is_timing(key: str) -> bool:
-    """Wall times (metrics.json's ``seconds_*``, MLflow's ``<ns>.seconds_*`` and ``time.<node>``) differ run to run."""
+    """Wall times (metrics.json's ``seconds_*``, MLflow's ``<ns>.seconds_*`` and ``time.<node>``) differ
+    run to run."""
     return key.rsplit(".", 1)[-1].startswith("seconds_") or key.startswith("time.")
 
 
@@ -196,7 +200,7 @@ def mlflow_contents(project: Path) -> dict:
     """The project's MLflow store (sqlite:///mlflow.db): runs, tags, parameters and metric histories."""
     with sqlite3.connect(project / "mlflow.db") as db:
         metrics: dict[str, list] = {}
-        for key, step, value in db.execute("select key, step, value from metrics order by key, step"):
+        for key, _step, value in db.execute("select key, step, value from metrics order by key, step"):
             metrics.setdefault(key, []).append(value)
         return {
             "runs": db.execute("select run_uuid, name, status from runs").fetchall(),
