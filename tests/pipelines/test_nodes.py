@@ -88,6 +88,15 @@ def test_a_prototype_table_made_with_other_settings_is_refused(small_synthetic):
 def test_eszsl_is_selected_over_its_grid(small_synthetic):
     _, selection, trained, (metrics, _) = run_nodes(small_synthetic, configuration("eszsl"))
     assert set(selection["setting"]) == {"feature_regularization", "attribute_regularization"}
-    assert len(selection["curves"]) == 30 and selection["best_step"] == 0
+    assert len(selection["curves"]) == 10 * 7 and selection["best_step"] == 0  # its paper's grid
     assert metrics["method"] == "eszsl" and metrics["n_synthetic_per_class"] == 0
     assert trained.estimator.feature_regularization == selection["setting"]["feature_regularization"]
+    # chosen by its paper's criterion, validation CZSL: no setting of the grid has a higher one
+    best = max(curve["points"][0]["czsl_top1"] for curve in selection["curves"])
+    chosen = next(c for c in selection["curves"] if c["setting"] == selection["setting"])
+    assert chosen["points"][0]["czsl_top1"] == best
+    assert selection["on_grid_edge"] == [
+        key
+        for key, values in sorted(configuration("eszsl").grid.items())
+        if selection["setting"][key] in (min(values), max(values))
+    ]
