@@ -97,7 +97,7 @@ def test_conf_local_beats_per_dataset_defaults_and_loses_to_the_command_line(tmp
         ({"fsigenz": {"scc": 5}}, r"^fsigenz\.scc: expected a mapping of \["),
         ({"ncm": {"scc": {"beta": 0.3}}}, r"^ncm\.scc: unknown setting; expected one of"),
         ({"ncm": {"metrics": "cosine"}}, r"^ncm\.metrics: unknown setting"),
-        ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['eszsl'"),
+        ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['cadavae', 'eszsl'"),
         ({"model": {"selection": {"metrc": "gzsl_h"}}}, r"^model\.selection\.metrc: unknown setting"),
         ({"model": {"selection": {"seed": "x"}}}, r"^model\.selection\.seed: expected an integer, got 'x'"),
         (

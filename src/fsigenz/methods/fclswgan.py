@@ -73,6 +73,61 @@ def _initialise_linear_layers(module: nn.Module, generator: torch.Generator) -> 
                 nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
+def class_balancing_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Cross-entropy class weights n / (K · n_c) over the K classes present (0 for absent ones): every class
+    weighs the same in the loss whatever its number of rows, so the learned priors are uniform."""
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    present = counts > 0
+    return torch.where(
+        present, counts.sum() / (counts.clamp(min=1) * present.sum()), torch.zeros_like(counts)
+    )
+
+
+def train_softmax_classifier(
+    classifier: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    rng: torch.Generator,
+    *,
+    epochs: int,
+    steps: int | None,
+    batch_size: int,
+    learning_rate: float,
+    betas: tuple[float, float],
+    class_weights: torch.Tensor | None = None,
+    stopping: EarlyStopping | None = None,
+    evaluate: Callable[[int], object] | None = None,
+) -> np.ndarray:
+    """Minibatch cross-entropy with Adam for ``epochs`` passes, or exactly ``steps`` updates when given;
+    reshuffled at every pass. With ``evaluate`` and ``stopping``, ``evaluate(step)`` (the classifier in
+    eval mode) is recorded whenever ``stopping.due(step)``, and training ends once ``stopping.should_stop``.
+    Returns the loss of every step run. The final GZSL softmax of every generative baseline (f-CLSWGAN,
+    CADA-VAE, TF-VAEGAN) and f-CLSWGAN's seen-class pre-training."""
+    optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
+    n_rows = features.shape[0]
+    total_steps = epochs * math.ceil(n_rows / batch_size) if steps is None else steps
+    losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
+    step = 0
+    while step < total_steps:
+        order = torch.randperm(n_rows, generator=rng, device=features.device)
+        for batch in order.split(batch_size):
+            loss = F.cross_entropy(classifier(features[batch]), labels[batch], weight=class_weights)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses[step] = loss.detach()
+            step += 1
+            if evaluate is not None and stopping is not None and stopping.due(step):
+                classifier.eval()
+                stopping.record(step, evaluate(step))
+                classifier.train()
+                if stopping.should_stop:
+                    total_steps = step
+            if step == total_steps:
+                break
+    return losses[:step].cpu().numpy().astype(np.float64)
+
+
 class _ConditionalGenerator(nn.Module):
     """G(z, a) = out(W₂ · LeakyReLU(W₁ [z; a]))."""
 
@@ -149,6 +204,10 @@ class FeatureGeneratingGANClassifier:
         Training of the final softmax over all C classes: ``classifier_epochs`` passes over real seen + synthetic
         unseen features, or exactly ``classifier_steps`` minibatch updates when set (the training length that
         model selection chooses on validation and sets for the final fit). ``classifier_batch_size`` also serves the pre-training.
+    balance_classes:
+        Weight the final classifier's loss so that every class counts the same whatever its number of real
+        images or synthetic features (:func:`class_balancing_weights`); without it the learned priors follow
+        the row counts, e.g. ~590 real images per seen AwA2 class against ``n_synthetic_per_class``.
     eval_every:
         ``monitor(step, self)`` is called every ``eval_every`` steps of the final classifier, and after its last.
     patience:
@@ -199,6 +258,7 @@ class FeatureGeneratingGANClassifier:
         classifier_steps: int | None = None,
         classifier_learning_rate: float = 1e-3,
         classifier_batch_size: int = 128,
+        balance_classes: bool = False,
         eval_every: int = 50,
         patience: int | None = None,
         seed: int = 0,
@@ -224,6 +284,7 @@ class FeatureGeneratingGANClassifier:
         self.classifier_steps = classifier_steps
         self.classifier_learning_rate = classifier_learning_rate
         self.classifier_batch_size = classifier_batch_size
+        self.balance_classes = balance_classes
         self.eval_every = eval_every
         self.patience = patience
         self.seed = seed
@@ -345,19 +406,24 @@ class FeatureGeneratingGANClassifier:
         self.synthetic_labels_ = synthetic_labels.cpu().numpy()
 
         start = time.perf_counter()
-        self.classifier_ = nn.Linear(self.n_features_, self.n_classes_)
+        classifier_inputs = self._classifier_inputs(torch.cat([real_features, synthetic_features]))
+        classifier_labels = torch.cat([real_labels, synthetic_labels])
+        self.classifier_ = nn.Linear(classifier_inputs.shape[1], self.n_classes_)
         _initialise_linear_layers(self.classifier_, init_rng)
         self.classifier_.to(device)
         self.loss_history_[MONITORED_LOSS] = self._train_softmax(
             self.classifier_,
-            torch.cat([real_features, synthetic_features]),
-            torch.cat([real_labels, synthetic_labels]),
+            classifier_inputs,
+            classifier_labels,
             sample_rng,
             epochs=self.classifier_epochs,
             steps=self.classifier_steps,
             batch_size=self.classifier_batch_size,
             learning_rate=self.classifier_learning_rate,
             betas=FINAL_CLASSIFIER_BETAS,
+            class_weights=(
+                class_balancing_weights(classifier_labels, self.n_classes_) if self.balance_classes else None
+            ),
             monitor=monitor,
         )
         self.classifier_.requires_grad_(False).eval()
@@ -368,7 +434,7 @@ class FeatureGeneratingGANClassifier:
 
     def _train_softmax(
         self,
-        classifier: nn.Linear,
+        classifier: nn.Module,
         features: torch.Tensor,
         labels: torch.Tensor,
         rng: torch.Generator,
@@ -378,39 +444,43 @@ class FeatureGeneratingGANClassifier:
         batch_size: int,
         learning_rate: float,
         betas: tuple[float, float],
+        class_weights: torch.Tensor | None = None,
         monitor: Monitor | None = None,
     ) -> np.ndarray:
-        """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
-        at every pass; with a ``monitor``, stopped early after ``patience`` calls without improvement.
-        Returns the loss of every step run."""
-        optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
-        n_rows = features.shape[0]
-        steps_per_epoch = math.ceil(n_rows / batch_size)
-        total_steps = epochs * steps_per_epoch if steps is None else steps
+        """:func:`train_softmax_classifier`; with a ``monitor``, ``monitor(step, self)`` every ``eval_every``
+        steps and after the last, stopped early after ``patience`` calls without improvement."""
+        if monitor is None:
+            return train_softmax_classifier(
+                classifier,
+                features,
+                labels,
+                rng,
+                epochs=epochs,
+                steps=steps,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                betas=betas,
+                class_weights=class_weights,
+            )
+        total_steps = epochs * math.ceil(features.shape[0] / batch_size) if steps is None else steps
         stopping = EarlyStopping(self.eval_every, total_steps, self.patience)
-        if monitor is not None:
-            self.monitor_history_ = stopping.history
-        losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
-        step = 0
-        while step < total_steps:
-            order = torch.randperm(n_rows, generator=rng, device=features.device)
-            for batch in order.split(batch_size):
-                loss = F.cross_entropy(classifier(features[batch]), labels[batch])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                losses[step] = loss.detach()
-                step += 1
-                if monitor is not None and stopping.due(step):
-                    classifier.eval()
-                    stopping.record(step, monitor(step, self))
-                    classifier.train()
-                    self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
-                    if stopping.should_stop:
-                        total_steps = step
-                if step == total_steps:
-                    break
-        return losses[:step].cpu().numpy().astype(np.float64)
+        self.monitor_history_ = stopping.history
+        losses = train_softmax_classifier(
+            classifier,
+            features,
+            labels,
+            rng,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            betas=betas,
+            class_weights=class_weights,
+            stopping=stopping,
+            evaluate=lambda step: monitor(step, self),
+        )
+        self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+        return losses
 
     def _train_gan(
         self,
@@ -531,6 +601,11 @@ class FeatureGeneratingGANClassifier:
         )
         return features, labels
 
+    def _classifier_inputs(self, features: torch.Tensor) -> torch.Tensor:
+        """What the final classifier reads of a preprocessed feature: the feature itself here (TF-VAEGAN
+        appends its semantic decoder's embedding)."""
+        return features
+
     # ------------------------------------------------------------------ predict
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Logits of the final classifier, (N, C) over all task classes (higher is more likely)."""
@@ -546,5 +621,10 @@ class FeatureGeneratingGANClassifier:
             return np.zeros((0, self.n_classes_), dtype=np.float32)
         preprocessed = torch.from_numpy(self.preprocessing_.transform(features)).to(self.device_)
         with torch.no_grad():
-            scores = torch.cat([self.classifier_(chunk) for chunk in preprocessed.split(_ROWS_PER_CHUNK)])
+            scores = torch.cat(
+                [
+                    self.classifier_(self._classifier_inputs(chunk))
+                    for chunk in preprocessed.split(_ROWS_PER_CHUNK)
+                ]
+            )
         return scores.cpu().numpy()
