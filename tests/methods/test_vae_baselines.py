@@ -12,6 +12,7 @@ import pytest
 
 from fsigenz.methods.cadavae import CADAVAEClassifier, warmup_weight
 from fsigenz.methods.registry import build_method
+from fsigenz.methods.tfvaegan import TFVAEGANClassifier
 from tests.methods.test_fclswgan import FEATURE_DIM, N_SEEN, N_UNSEEN, make_problem, per_class_accuracy
 
 FAST = {
@@ -29,6 +30,19 @@ FAST = {
         classifier_epochs=5,
         device="cpu",
     ),
+    "tfvaegan": dict(
+        generator_hidden_dim=128,
+        critic_hidden_dim=128,
+        encoder_hidden_dim=128,
+        semantic_decoder_hidden_dim=64,
+        gan_learning_rate=3e-3,
+        generator_steps=200,
+        n_critic=3,
+        n_synthetic_per_class=100,
+        seen_classifier_epochs=2,
+        classifier_epochs=5,
+        device="cpu",
+    ),
 }
 TINY = {
     "cadavae": dict(
@@ -43,8 +57,20 @@ TINY = {
         classifier_epochs=1,
         device="cpu",
     ),
+    "tfvaegan": dict(
+        generator_hidden_dim=16,
+        critic_hidden_dim=16,
+        encoder_hidden_dim=16,
+        semantic_decoder_hidden_dim=8,
+        generator_steps=5,
+        n_critic=2,
+        seen_classifier_epochs=1,
+        n_synthetic_per_class=10,
+        classifier_epochs=1,
+        device="cpu",
+    ),
 }
-CLASSES = {"cadavae": CADAVAEClassifier}
+CLASSES = {"cadavae": CADAVAEClassifier, "tfvaegan": TFVAEGANClassifier}
 METHODS = sorted(FAST)
 
 
@@ -104,6 +130,24 @@ def test_cadavae_latent_training_set_and_losses(fitted, problem):
     assert {"vae_training", "latent_sampling", "classifier_training"} <= set(method.timings_)
 
 
+def test_tfvaegan_classifier_reads_feature_and_semantic_embedding(fitted):
+    method, settings = fitted["tfvaegan"], FAST["tfvaegan"]
+    assert method.classifier_.in_features == FEATURE_DIM + settings["semantic_decoder_hidden_dim"]
+    assert method.synthetic_features_.shape == (settings["n_synthetic_per_class"] * N_UNSEEN, FEATURE_DIM)
+    for name in ("vae", "semantic_reconstruction", "critic", "generator_adversarial"):
+        assert method.loss_history_[name].shape == (settings["generator_steps"],)
+    semantic = method.loss_history_["semantic_reconstruction"]
+    assert semantic[-20:].mean() < 0.5 * semantic[:5].mean(), "the semantic decoder does not learn"
+    assert method.classification_loss_weight == 0.0  # the paper's generator has no classification loss
+
+
+def test_tfvaegan_feedback_changes_the_generated_features(problem):
+    task, _, _ = problem
+    with_feedback = build_method("tfvaegan", {**TINY["tfvaegan"], "seed": 1}).fit(task)
+    without = build_method("tfvaegan", {**TINY["tfvaegan"], "seed": 1, "feedback_weight": 0.0}).fit(task)
+    assert not np.allclose(with_feedback.synthetic_features_, without.synthetic_features_)
+
+
 @pytest.mark.parametrize("name", METHODS)
 def test_same_seed_gives_identical_scores(problem, name):
     task, test_features, _ = problem
@@ -146,6 +190,9 @@ def test_patience_stops_the_classifier_early(problem, name):
         ("cadavae", "epochs", 0),
         ("cadavae", "cross_reconstruction_warmup", (0.5, 0.2)),
         ("cadavae", "distribution_alignment_weight", -1.0),
+        ("tfvaegan", "feedback_weight", -1.0),
+        ("tfvaegan", "semantic_decoder_hidden_dim", 0),
+        ("tfvaegan", "gan_learning_rate", 0.0),
     ],
 )
 def test_invalid_hyperparameter_names_itself(problem, name, parameter, value):

@@ -84,6 +84,7 @@ METHODS: dict[str, MethodSpec] = {
         "fsigenz.methods.fclswgan:FeatureGeneratingGANClassifier", steps_parameter="classifier_steps"
     ),
     "cadavae": MethodSpec("fsigenz.methods.cadavae:CADAVAEClassifier", steps_parameter="classifier_steps"),
+    "tfvaegan": MethodSpec("fsigenz.methods.tfvaegan:TFVAEGANClassifier", steps_parameter="classifier_steps"),
 }
 
 
