@@ -3,7 +3,7 @@
 Where a value comes from, lowest to highest precedence:
 
 1. library defaults — the method constructors' defaults (:mod:`fsigenz.methods.settings`);
-2. ``conf/base`` — the global blocks ``model``, ``fsigenz``, ``tcn``, ``eszsl``, ``ncm``, ``fclswgan``;
+2. ``conf/base`` — the global blocks ``model`` and one per method (``fsigenz``, ``eszsl``, ...);
 3. per-dataset defaults — the same blocks under the namespace, ``<namespace>.fsigenz.scc.n_steps``
    (``conf/base/parameters_datasets.yml``);
 4. ``conf/local`` — values written there under the namespace (``scripts/tune.py`` does), or globally;
@@ -33,7 +33,7 @@ from typing import Any
 from fsigenz.methods.registry import METHODS, deep_merge, method_parameters, method_spec
 from fsigenz.methods.settings import SettingsError, validate_settings
 
-METHOD_BLOCKS = tuple(METHODS)  # fsigenz, tcn, eszsl, ncm, fclswgan
+METHOD_BLOCKS = tuple(METHODS)  # fsigenz, tcn, eszsl, ncm, fclswgan, cadavae, tfvaegan
 CONFIGURABLE_BLOCKS = ("model", *METHOD_BLOCKS)
 PROTOTYPE_KEYS = ("msas", "prototypes", "l2_normalize")  # the settings a prototype table is made with
 PROTOTYPE_FAMILY = "fsigenz"  # whose settings make the table when the chosen method uses none
