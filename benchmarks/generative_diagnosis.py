@@ -2,6 +2,8 @@
 latents) compare with the real ones: why a baseline is biased to the seen classes.
 
     python benchmarks/generative_diagnosis.py awa2 cadavae '{"epochs": 20}' --feature-dim 128
+    python benchmarks/generative_diagnosis.py awa2 cadavae '{"epochs": 10, "classifier_epochs": 3}' \
+        --images-per-class 100 --curve 25
     python benchmarks/generative_diagnosis.py awa2 fclswgan \
         '{"n_synthetic_per_class": 1800}' --images-per-class 60
 
@@ -9,9 +11,10 @@ The method is built from the namespace's project settings (conf/base, as ``kedro
 with the JSON settings over them, fitted on trainval of the stand-in
 (``baselines_standins.load_standin``; ``--images-per-class`` keeps a random subset of each seen class)
 without model selection (the final classifier trains for its configured length), and evaluated on test
-without calibration. For methods that synthesise features it also prints, averaged over the unseen
-classes, ``mean_offset_over_spread`` (‖mean of synthetic − mean of real test features‖ / ‖per-dimension
-std of real‖) and ``std_ratio`` (mean per-dimension std of synthetic / of real features).
+without calibration (``--curve``: also every few steps of its final classifier). For methods that
+synthesise features it also prints, averaged over the unseen classes, ``mean_offset_over_spread``
+(‖mean of synthetic − mean of real test features‖ / ‖per-dimension std of real‖) and ``std_ratio``
+(mean per-dimension std of synthetic / of real features).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from baselines_standins import SHARED_FOLDERS, load_standin
 
 import harness
 
+CURVE_METRICS = ("czsl_top1", "gzsl_unseen", "gzsl_seen", "gzsl_h")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,6 +40,14 @@ def main() -> None:
     parser.add_argument("--feature-dim", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated features")
     parser.add_argument("--images-per-class", type=int, default=None)
+    parser.add_argument(
+        "--curve",
+        type=int,
+        default=None,
+        metavar="EVERY",
+        help="print the test U / S / H of the final classifier every EVERY steps (diagnosis only: "
+        "nothing is selected on it)",
+    )
     args = parser.parse_args()
 
     from fsigenz.methods.registry import build_method, deep_merge
@@ -53,8 +66,17 @@ def main() -> None:
             ]
         )
         task = replace(task, features=task.features[keep], labels=task.labels[keep])
+    monitor = None
+    if args.curve:
+        resolved = deep_merge(resolved, {"eval_every": args.curve, "patience": None})
+
+        def monitor(step, method):
+            report = protocol.evaluate(method)
+            print(json.dumps({"step": step, **{k: round(float(report[k]), 1) for k in CURVE_METRICS}}))
+            return report["gzsl_h"]
+
     started = time.perf_counter()
-    method = build_method(args.method, deep_merge(resolved, {})).fit(task)
+    method = build_method(args.method, resolved).fit(task, monitor=monitor)
     seconds = time.perf_counter() - started
     report = protocol.evaluate(method)
     row = {
