@@ -97,7 +97,7 @@ def test_conf_local_beats_per_dataset_defaults_and_loses_to_the_command_line(tmp
         ({"fsigenz": {"scc": 5}}, r"^fsigenz\.scc: expected a mapping of \["),
         ({"ncm": {"scc": {"beta": 0.3}}}, r"^ncm\.scc: unknown setting; expected one of"),
         ({"ncm": {"metrics": "cosine"}}, r"^ncm\.metrics: unknown setting"),
-        ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['eszsl'"),
+        ({"model": {"method": "gan"}}, r"^model\.method: expected one of \['cadavae', 'eszsl'"),
         ({"model": {"selection": {"metrc": "gzsl_h"}}}, r"^model\.selection\.metrc: unknown setting"),
         ({"model": {"selection": {"seed": "x"}}}, r"^model\.selection\.seed: expected an integer, got 'x'"),
         (
@@ -113,6 +113,40 @@ def test_conf_local_beats_per_dataset_defaults_and_loses_to_the_command_line(tmp
 def test_invalid_settings_are_refused_naming_the_full_key(command_line, message):
     with pytest.raises(SettingsError, match=message):
         resolve(command_line)
+
+
+def test_a_method_may_have_its_own_selection_criterion():
+    global_blocks = {**GLOBAL, "model": {"method": "fsigenz", "selection": {"metric": "gzsl_h_cs"}}}
+    global_blocks["model"]["selection"]["metrics"] = {"eszsl": "czsl_top1"}
+    assert (
+        resolve({"model": {"method": "eszsl"}}, global_blocks=global_blocks).selection.metric == "czsl_top1"
+    )
+    assert resolve(global_blocks=global_blocks).selection.metric == "gzsl_h_cs"  # the others keep `metric`
+    by_h = {"model": {"method": "eszsl", "selection": {"metrics": {"eszsl": "gzsl_h"}}}}
+    assert resolve(by_h, global_blocks=global_blocks).selection.metric == "gzsl_h"
+
+
+@pytest.mark.parametrize(
+    "metrics, message",
+    [
+        ({"esz": "czsl_top1"}, r"^model\.selection\.metrics\.esz: unknown method; expected one of \["),
+        ({"eszsl": 3}, r"^model\.selection\.metrics\.eszsl: expected a string, got 3"),
+        ("czsl_top1", r"^model\.selection\.metrics: expected a mapping of method -> metric"),
+    ],
+)
+def test_a_bad_per_method_criterion_is_refused_naming_the_key(metrics, message):
+    with pytest.raises(SettingsError, match=message):
+        resolve({"model": {"selection": {"metrics": metrics}}})
+
+
+def test_the_project_selects_eszsl_as_its_paper(tmp_path):
+    eszsl = resolve_project(project_parameters(tmp_path, "model.method=eszsl"), "awa2")
+    assert eszsl.selection.metric == "czsl_top1"
+    assert (
+        min(eszsl.grid["feature_regularization"]) == 1e-3 and max(eszsl.grid["feature_regularization"]) == 1e6
+    )
+    assert min(eszsl.grid["attribute_regularization"]) == 1e-3
+    assert max(eszsl.grid["attribute_regularization"]) == 1e3
 
 
 def test_the_prototypes_come_from_the_chosen_methods_own_settings():

@@ -3,7 +3,7 @@
 Where a value comes from, lowest to highest precedence:
 
 1. library defaults — the method constructors' defaults (:mod:`fsigenz.methods.settings`);
-2. ``conf/base`` — the global blocks ``model``, ``fsigenz``, ``tcn``, ``eszsl``, ``ncm``, ``fclswgan``;
+2. ``conf/base`` — the global blocks ``model`` and one per method (``fsigenz``, ``eszsl``, ...);
 3. per-dataset defaults — the same blocks under the namespace, ``<namespace>.fsigenz.scc.n_steps``
    (``conf/base/parameters_datasets.yml``);
 4. ``conf/local`` — values written there under the namespace (``scripts/tune.py`` does), or globally;
@@ -17,7 +17,8 @@ command line reaches it through Kedro's ``runtime_params`` resolver (``command_l
 
 :func:`resolve_run_configuration` checks every method block (unknown keys, wrong types), the
 ``model`` block and the selection grid, naming the full dotted key and what was expected, and
-returns a :class:`RunConfiguration`: the method, its complete settings, the selection settings, its
+returns a :class:`RunConfiguration`: the method, its complete settings, the selection settings (the
+criterion is ``model.selection.metrics.<method>`` where given, else ``model.selection.metric``), its
 grid, and the settings its prototype table is made with. Every consumer takes that object.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 from fsigenz.methods.registry import METHODS, deep_merge, method_parameters, method_spec
 from fsigenz.methods.settings import SettingsError, validate_settings
 
-METHOD_BLOCKS = tuple(METHODS)  # fsigenz, tcn, eszsl, ncm, fclswgan
+METHOD_BLOCKS = tuple(METHODS)  # fsigenz, tcn, eszsl, ncm, fclswgan, cadavae, tfvaegan
 CONFIGURABLE_BLOCKS = ("model", *METHOD_BLOCKS)
 PROTOTYPE_KEYS = ("msas", "prototypes", "l2_normalize")  # the settings a prototype table is made with
 PROTOTYPE_FAMILY = "fsigenz"  # whose settings make the table when the chosen method uses none
@@ -42,7 +43,7 @@ PROTOTYPE_FAMILY = "fsigenz"  # whose settings make the table when the chosen me
 class SelectionSettings:
     """How a method is chosen on the class-disjoint validation split (``model.selection``)."""
 
-    metric: str = "gzsl_h"
+    metric: str = "gzsl_h"  # model.selection.metrics.<method> when given, else model.selection.metric
     seen_holdout_fraction: float = 0.2
     seed: int = 0
 
@@ -163,6 +164,18 @@ def _validate_model_block(model: Mapping[str, Any]) -> tuple[SelectionSettings, 
     grids = selection.pop("grids", None) or {}
     if not isinstance(grids, Mapping):
         raise SettingsError(f"model.selection.grids: expected a mapping of method -> grid, got {grids!r}")
+    metrics = selection.pop("metrics", None) or {}
+    if not isinstance(metrics, Mapping):
+        raise SettingsError(
+            f"model.selection.metrics: expected a mapping of method -> metric, got {metrics!r}"
+        )
+    for name, metric in metrics.items():
+        if name not in METHODS:
+            raise SettingsError(
+                f"model.selection.metrics.{name}: unknown method; expected one of {sorted(METHODS)}"
+            )
+        if not isinstance(metric, str):
+            raise SettingsError(f"model.selection.metrics.{name}: expected a string, got {metric!r}")
     for name, grid in grids.items():
         if name not in METHODS:
             raise SettingsError(
@@ -176,11 +189,13 @@ def _validate_model_block(model: Mapping[str, Any]) -> tuple[SelectionSettings, 
     for key, value in selection.items():
         if key not in expected:
             raise SettingsError(
-                f"model.selection.{key}: unknown setting; expected one of {[*expected, 'grids']}"
+                f"model.selection.{key}: unknown setting; expected one of {[*expected, 'grids', 'metrics']}"
             )
         kind = {"str": str, "float": float, "int": int}[str(expected[key])]
         if isinstance(value, bool) or not isinstance(value, (kind, int) if kind is float else kind):
             raise SettingsError(f"model.selection.{key}: expected {_KIND_NAMES[kind]}, got {value!r}")
+    if method in metrics:  # the method's own criterion (ESZSL's paper: validation CZSL) refines `metric`
+        selection["metric"] = metrics[method]
     return SelectionSettings(**selection), dict(grids)
 
 

@@ -12,7 +12,8 @@ Two views of a :class:`~fsigenz.data.dataset.ZeroShotDataset`:
 :func:`select_model` tries each setting of a (small) grid on the validation protocol, follows each
 iterative method's validation curve (early stopping), picks the best setting and step count, and
 chooses the calibrated-stacking γ on the validation scores of that choice. The test split never
-chooses anything.
+chooses anything. A choice on the smallest or largest value of a numeric grid is logged as a warning
+naming the parameter (the optimum may lie beyond the grid) and recorded in ``on_grid_edge``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ from fsigenz.data.dataset import ZeroShotDataset
 from fsigenz.evaluation.metrics import choose_calibration, zsl_report
 from fsigenz.methods.base import ZeroShotMethod, ZeroShotTask
 from fsigenz.progress import stage_scope, training_stage
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,40 @@ def grid_settings(grid: dict[str, list] | None) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def edge_selections(grid: dict[str, list] | None, setting: dict[str, Any]) -> list[str]:
+    """The keys of ``setting`` whose value is the smallest or largest of a numeric grid of 3+ values.
+
+    Such a choice may be bounded by the grid rather than by the data: the optimum may lie beyond it.
+    """
+    edges = []
+    for key, value in setting.items():
+        values = list((grid or {}).get(key) or [])
+        numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numeric) < 3 or len(numeric) != len(values) or isinstance(value, bool):
+            continue
+        if value in (min(numeric), max(numeric)):
+            edges.append(key)
+    return sorted(edges)
+
+
+def warn_about_grid_edges(grid: dict[str, list] | None, setting: dict[str, Any]) -> list[str]:
+    """Log a warning for every parameter chosen on an edge of its grid; return their keys."""
+    edges = edge_selections(grid, setting)
+    for key in edges:
+        values = sorted(grid[key])
+        side = "largest" if setting[key] == values[-1] else "smallest"
+        logger.warning(
+            "selection grid: '%s' chose %s, the %s value of its grid [%s .. %s]; the best value may lie "
+            "beyond it (widen model.selection.grids)",
+            key,
+            setting[key],
+            side,
+            values[0],
+            values[-1],
+        )
+    return edges
+
+
 @dataclass
 class SelectionResult:
     setting: dict[str, Any]
@@ -175,10 +213,12 @@ class SelectionResult:
     validation_metrics: dict[str, float]
     curves: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    on_grid_edge: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "setting": self.setting,
+            "on_grid_edge": self.on_grid_edge,
             "best_step": self.best_step,
             "gamma": self.gamma,
             "validation_metrics": self.validation_metrics,
@@ -241,6 +281,7 @@ def select_model(
                 grid_progress.step(index)
                 grid_progress.evaluation(index, max(point[metric] for point in curve))
 
+    on_grid_edge = warn_about_grid_edges(grid, best["setting"])
     scores_unseen, scores_seen = best["scores"]
     gamma = protocol.calibrate(scores_unseen, scores_seen)
     return SelectionResult(
@@ -250,4 +291,5 @@ def select_model(
         validation_metrics=protocol.report(scores_unseen, scores_seen, gamma),
         curves=curves,
         seconds=time.perf_counter() - started,
+        on_grid_edge=on_grid_edge,
     )

@@ -45,7 +45,7 @@ def test_configured_studies_are_valid_and_cover_the_paper():
     ]
     assert min(n_prototypes) == 5 and max(n_prototypes) == 50
     methods = {s.overrides["model.method"] for s in study_settings("baselines", studies["baselines"])}
-    assert methods == {"fsigenz", "tcn", "ncm", "eszsl", "fclswgan"}
+    assert methods == {"fsigenz", "tcn", "ncm", "eszsl", "fclswgan", "cadavae", "tfvaegan"}
 
 
 def test_a_settings_values_reach_every_namespace_as_global_parameters(tmp_path):

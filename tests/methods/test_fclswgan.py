@@ -139,7 +139,8 @@ def test_monitor_is_called_every_eval_every_steps_and_at_the_end(problem):
         assert method.decision_function(task.features[:3]).shape == (3, N_SEEN + N_UNSEEN)
         return step / 100
 
-    # 40 steps: more than TINY_SETTINGS' 2 epochs (2 x 16 batches of 128 rows); classifier_steps takes precedence.
+    # 40 steps: more than TINY_SETTINGS' 2 epochs (2 x 16 batches of 128 rows); classifier_steps takes
+    # precedence.
     settings = {**TINY_SETTINGS, "classifier_steps": 40, "eval_every": 15}
     method = FeatureGeneratingGANClassifier(**settings).fit(task, monitor=monitor)
     assert calls == [15, 30, 40]

@@ -30,3 +30,16 @@ def test_ncm_takes_only_the_inherited_keys_of_the_fsigenz_block():
         "metric": "euclidean",
     }
     assert method_parameters("tcn", blocks)["scc"] == {"beta": 0.3}
+
+
+def test_tfvaegan_settings_include_those_of_the_gan_it_extends():
+    from fsigenz.methods.settings import SettingsError, validate_settings
+    from fsigenz.methods.tfvaegan import TFVAEGANClassifier
+
+    settings = validate_settings(TFVAEGANClassifier, {"gan_learning_rate": 0.003}, "tfvaegan")
+    assert settings["gan_learning_rate"] == 0.003 and settings["feedback_weight"] == 1.0
+    assert settings["classification_loss_weight"] == 0.0  # its own default, not f-CLSWGAN's 0.01
+    with pytest.raises(
+        SettingsError, match=r"^tfvaegan\.gan_steps: unknown setting; expected one of \[.*'generator_steps'"
+    ):
+        validate_settings(TFVAEGANClassifier, {"gan_steps": 3}, "tfvaegan")

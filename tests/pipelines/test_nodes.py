@@ -90,6 +90,52 @@ def test_a_prototype_table_made_with_other_settings_is_refused(small_synthetic):
 def test_eszsl_is_selected_over_its_grid(small_synthetic):
     _, selection, trained, (metrics, _) = run_nodes(small_synthetic, configuration("eszsl"))
     assert set(selection["setting"]) == {"feature_regularization", "attribute_regularization"}
-    assert len(selection["curves"]) == 30 and selection["best_step"] == 0
+    assert len(selection["curves"]) == 10 * 7 and selection["best_step"] == 0  # its paper's grid
     assert metrics["method"] == "eszsl" and metrics["n_synthetic_per_class"] == 0
     assert trained.estimator.feature_regularization == selection["setting"]["feature_regularization"]
+    # chosen by its paper's criterion, validation CZSL: no setting of the grid has a higher one
+    best = max(curve["points"][0]["czsl_top1"] for curve in selection["curves"])
+    chosen = next(c for c in selection["curves"] if c["setting"] == selection["setting"])
+    assert chosen["points"][0]["czsl_top1"] == best
+    assert selection["on_grid_edge"] == [
+        key
+        for key, values in sorted(configuration("eszsl").grid.items())
+        if selection["setting"][key] in (min(values), max(values))
+    ]
+
+
+GENERATIVE_TINY = {
+    "cadavae": {
+        "feature_encoder_hidden": 32,
+        "feature_decoder_hidden": 32,
+        "attribute_encoder_hidden": 16,
+        "attribute_decoder_hidden": 16,
+        "latent_dim": 8,
+        "epochs": 3,
+        "n_latent_per_seen_class": 20,
+        "n_latent_per_unseen_class": 40,
+        "classifier_epochs": 2,
+        "eval_every": 10,
+    },
+    "tfvaegan": {
+        "generator_hidden_dim": 32,
+        "critic_hidden_dim": 32,
+        "encoder_hidden_dim": 32,
+        "semantic_decoder_hidden_dim": 16,
+        "generator_steps": 20,
+        "n_synthetic_per_class": 40,
+        "classifier_epochs": 2,
+        "eval_every": 10,
+    },
+}
+
+
+@pytest.mark.parametrize("method", sorted(GENERATIVE_TINY))
+def test_the_vae_baselines_run_through_the_nodes(small_synthetic, method):
+    config = configuration(method, {method: {**GENERATIVE_TINY[method], "device": "cpu"}})
+    assert config.selection.metric == "gzsl_h"  # their papers' GZSL is uncalibrated
+    _, selection, trained, (metrics, _) = run_nodes(small_synthetic, config)
+    assert selection["final_parameters"]["classifier_steps"] == selection["best_step"] > 0
+    assert metrics["method"] == method and metrics["n_synthetic_per_class"] == 40
+    stages = {"cadavae": "vae_training", "tfvaegan": "generator_training"}
+    assert f"seconds_{stages[method]}" in metrics

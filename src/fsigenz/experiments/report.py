@@ -8,9 +8,11 @@ time as ``metrics.time.<namespace>.<node>``; the study runner adds ``tags.study`
 
 Costs, per run and dataset:
 
-- ``n_synthetic_per_class``: prototypes (FSIGenZ, NCM) or generated features (f-CLSWGAN) per unseen class;
-- ``seconds_generation``: making them — f-CLSWGAN's seen-classifier pre-training + GAN training +
-  synthesis; FSIGenZ's prototype node (MSAS + ridge solves);
+- ``n_synthetic_per_class``: prototypes (FSIGenZ, NCM), generated features (f-CLSWGAN, TF-VAEGAN) or
+  latent samples (CADA-VAE) per unseen class;
+- ``seconds_generation``: making them — f-CLSWGAN's / TF-VAEGAN's seen-classifier pre-training +
+  generator training + synthesis; CADA-VAE's VAE training + latent sampling; FSIGenZ's prototype node
+  (MSAS + ridge solves);
 - ``seconds_fit``: the final fit on trainval, generation included;
 - ``seconds_selection``: model selection on the validation split (grid, early stopping).
 
@@ -42,8 +44,16 @@ ACCURACY_COLUMNS = {
 COST_COLUMNS = ("n_synthetic_per_class", "seconds_generation", "seconds_fit", "seconds_selection")
 CONFIDENCE = 0.95
 INTERVAL_SUFFIX = "_ci95"
-# f-CLSWGAN's timings_ that make the synthetic features (its classifier_training is the classifier's)
-GENERATION_TIMINGS = ("seen_classifier_pretraining", "generator_training", "synthesis")
+# The generative baselines' timings_ that make the synthetic features or latent samples (f-CLSWGAN,
+# TF-VAEGAN: pre-training, generator, synthesis; CADA-VAE: VAEs, latent sampling); their
+# classifier_training is the classifier's.
+GENERATION_TIMINGS = (
+    "seen_classifier_pretraining",
+    "generator_training",
+    "synthesis",
+    "vae_training",
+    "latent_sampling",
+)
 PROTOTYPE_NODE = "generate_prototype_table"
 RUN_COLUMNS = [
     "run_id",

@@ -2,7 +2,8 @@
 
 Xian et al., "Feature Generating Networks for Zero-Shot Learning", CVPR 2018. This is the large-scale
 feature-synthesis approach that FSIGenZ claims to replace with a few prototypes per unseen class (method
-notes, Phase 1b), so it is the baseline that makes the comparison — accuracy against synthesis cost — concrete.
+notes, Phase 1b), so it is the baseline that makes the comparison — accuracy against synthesis cost —
+concrete.
 
 The method, in the paper's symbols mapped to our names:
 
@@ -12,7 +13,7 @@ The method, in the paper's symbols mapped to our names:
 - WGAN-GP objective, with x̂ = ε x + (1 − ε) x̃, ε ~ U(0, 1):
       L_WGAN = E[D(x, a)] − E[D(x̃, a)] − λ E[(‖∇_x̂ D(x̂, a)‖₂ − 1)²]      (λ: ``gradient_penalty_weight``)
   the critic maximises it, the generator minimises it, plus the classification loss
-      L_CLS = −E[log P(y | x̃; θ)]                                         (weight β: ``classification_loss_weight``)
+      L_CLS = −E[log P(y | x̃; θ)]                                 (weight β: ``classification_loss_weight``)
   where P(y | x; θ) is a softmax classifier pre-trained on the real seen features (``seen_classifier``);
 - ``n_synthetic_per_class`` features are drawn for every unseen class, and the final GZSL classifier is a
   softmax over all C classes trained on real seen + synthetic unseen features (``classifier``).
@@ -22,12 +23,12 @@ features take negative values, so the generator's output activation defaults to 
 ReLU output only suits raw, nonnegative CNN features.
 
 The constructor defaults are sized for small problems (under ~10 s on two CPU cores for 30 seen / 10 unseen
-classes, d = 64, m = 24, 60 images per class), except the optimiser settings, which are the paper's (Adam lr 1e-4,
-betas (0.5, 0.999), n_critic = 5, β = 0.01). At lr 1e-4 the GAN needs thousands of generator steps; on such a
-small problem 1000 steps leave it near chance, and a few hundred steps at lr 1e-3 – 3e-3 converge (see the
-tests). The paper-scale settings for real data (4096 hidden units, tens of epochs) live in the Kedro
-parameters of the baselines pipeline, not here. For such tiny networks on CPU, one torch thread
-(``torch.set_num_threads(1)``) is usually faster than several.
+classes, d = 64, m = 24, 60 images per class), except the optimiser settings, which are the paper's (Adam
+lr 1e-4, betas (0.5, 0.999), n_critic = 5, β = 0.01). At lr 1e-4 the GAN needs thousands of generator
+steps; on such a small problem 1000 steps leave it near chance, and a few hundred steps at lr 1e-3 – 3e-3
+converge (see the tests). The paper-scale settings for real data (4096 hidden units, tens of epochs) live
+in the Kedro parameters of the baselines pipeline, not here. For such tiny networks on CPU, one torch
+thread (``torch.set_num_threads(1)``) is usually faster than several.
 """
 
 from __future__ import annotations
@@ -72,6 +73,67 @@ def _initialise_linear_layers(module: nn.Module, generator: torch.Generator) -> 
             if layer.bias is not None:
                 bound = 1.0 / math.sqrt(layer.in_features)
                 nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+def class_balancing_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Cross-entropy class weights n / (K · n_c) over the K classes present (0 for absent ones): every class
+    weighs the same in the loss whatever its number of rows, so the learned priors are uniform."""
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    present = counts > 0
+    return torch.where(
+        present, counts.sum() / (counts.clamp(min=1) * present.sum()), torch.zeros_like(counts)
+    )
+
+
+def train_softmax_classifier(
+    classifier: nn.Module,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    rng: torch.Generator,
+    *,
+    epochs: int,
+    steps: int | None,
+    batch_size: int,
+    learning_rate: float,
+    betas: tuple[float, float],
+    class_weights: torch.Tensor | None = None,
+    stopping: EarlyStopping | None = None,
+    evaluate: Callable[[int], object] | None = None,
+    stage: str = "classifier",
+) -> np.ndarray:
+    """Minibatch cross-entropy with Adam for ``epochs`` passes, or exactly ``steps`` updates when given;
+    reshuffled at every pass. With ``evaluate`` and ``stopping``, ``evaluate(step)`` (the classifier in
+    eval mode) is recorded whenever ``stopping.due(step)``, and training ends once ``stopping.should_stop``.
+    Reported as ``stage`` (:mod:`fsigenz.progress`). Returns the loss of every step run. The final GZSL
+    softmax of every generative baseline (f-CLSWGAN, CADA-VAE, TF-VAEGAN) and f-CLSWGAN's seen-class
+    pre-training."""
+    optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
+    n_rows = features.shape[0]
+    total_steps = epochs * math.ceil(n_rows / batch_size) if steps is None else steps
+    losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
+    step = 0
+    with training_stage(stage, total_steps) as progress:
+        while step < total_steps:
+            order = torch.randperm(n_rows, generator=rng, device=features.device)
+            for batch in order.split(batch_size):
+                loss = F.cross_entropy(classifier(features[batch]), labels[batch], weight=class_weights)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                losses[step] = loss.detach()
+                step += 1
+                progress.step(step, loss=losses[step - 1])
+                if evaluate is not None and stopping is not None and stopping.due(step):
+                    classifier.eval()
+                    value = evaluate(step)
+                    stopping.record(step, value)
+                    progress.evaluation(step, value)
+                    classifier.train()
+                    if stopping.should_stop:
+                        total_steps = step
+                if step == total_steps:
+                    break
+    return losses[:step].cpu().numpy().astype(np.float64)
 
 
 class _ConditionalGenerator(nn.Module):
@@ -127,7 +189,8 @@ class FeatureGeneratingGANClassifier:
     generator_hidden_dim, critic_hidden_dim:
         Width of the single hidden layer of G and D (paper: 4096).
     generator_output_activation:
-        One of :data:`GENERATOR_OUTPUT_ACTIVATIONS`; ``"none"`` (linear) because centred features can be negative.
+        One of :data:`GENERATOR_OUTPUT_ACTIVATIONS`; ``"none"`` (linear) because centred features can be
+        negative.
     leaky_relu_slope:
         Negative slope of the hidden LeakyReLU of G and D.
     gradient_penalty_weight:
@@ -147,11 +210,17 @@ class FeatureGeneratingGANClassifier:
     n_synthetic_per_class:
         Synthetic features drawn per unseen class for the final classifier (paper: 300 and more).
     classifier_epochs, classifier_steps, classifier_learning_rate, classifier_batch_size:
-        Training of the final softmax over all C classes: ``classifier_epochs`` passes over real seen + synthetic
-        unseen features, or exactly ``classifier_steps`` minibatch updates when set (the training length that
-        model selection chooses on validation and sets for the final fit). ``classifier_batch_size`` also serves the pre-training.
+        Training of the final softmax over all C classes: ``classifier_epochs`` passes over real seen +
+        synthetic unseen features, or exactly ``classifier_steps`` minibatch updates when set (the training
+        length that model selection chooses on validation and sets for the final fit).
+        ``classifier_batch_size`` also serves the pre-training.
+    balance_classes:
+        Weight the final classifier's loss so that every class counts the same whatever its number of real
+        images or synthetic features (:func:`class_balancing_weights`); without it the learned priors follow
+        the row counts, e.g. ~590 real images per seen AwA2 class against ``n_synthetic_per_class``.
     eval_every:
-        ``monitor(step, self)`` is called every ``eval_every`` steps of the final classifier, and after its last.
+        ``monitor(step, self)`` is called every ``eval_every`` steps of the final classifier, and after its
+        last.
     patience:
         With a monitor, stop the final classifier after this many calls without improvement (``None``: never);
         the contract of :mod:`fsigenz.methods.early_stopping`, as for the SCC.
@@ -163,17 +232,18 @@ class FeatureGeneratingGANClassifier:
     Attributes (after ``fit``)
     --------------------------
     preprocessing_: the fitted :class:`FeatureCentering`.
-    generator_, critic_, seen_classifier_, classifier_: the trained torch modules (``classifier_``: d → C logits).
-    synthetic_features_: (L · n_synthetic_per_class, d) preprocessed synthetic features; ``synthetic_labels_``:
-        their task class indices.
+    generator_, critic_, seen_classifier_, classifier_: the trained torch modules (``classifier_``: d → C
+        logits).
+    synthetic_features_: (L · n_synthetic_per_class, d) preprocessed synthetic features;
+        ``synthetic_labels_``: their task class indices.
     timings_: seconds spent in ``seen_classifier_pretraining``, ``generator_training``, ``synthesis``,
         ``classifier_training``.
-    loss_history_: per-update losses (a :data:`~fsigenz.methods.early_stopping.LossHistory` of float64 arrays) —
-        ``seen_classifier``, ``critic``, ``wasserstein_distance``, ``gradient_penalty`` (last critic update before
-        each generator update), ``generator_adversarial``, ``generator_classification``, ``classifier`` (the
-        monitored one).
-    monitor_history_: list of ``(step, value)`` returned by the monitor; best_step_ / best_score_ (with a numeric
-        monitor).
+    loss_history_: per-update losses (a :data:`~fsigenz.methods.early_stopping.LossHistory` of float64
+        arrays) — ``seen_classifier``, ``critic``, ``wasserstein_distance``, ``gradient_penalty`` (last
+        critic update before each generator update), ``generator_adversarial``,
+        ``generator_classification``, ``classifier`` (the monitored one).
+    monitor_history_: list of ``(step, value)`` returned by the monitor; best_step_ / best_score_ (with a
+        numeric monitor).
     n_classes_, n_features_, n_attributes_, device_.
     """
 
@@ -200,6 +270,7 @@ class FeatureGeneratingGANClassifier:
         classifier_steps: int | None = None,
         classifier_learning_rate: float = 1e-3,
         classifier_batch_size: int = 128,
+        balance_classes: bool = False,
         eval_every: int = 50,
         patience: int | None = None,
         seed: int = 0,
@@ -225,6 +296,7 @@ class FeatureGeneratingGANClassifier:
         self.classifier_steps = classifier_steps
         self.classifier_learning_rate = classifier_learning_rate
         self.classifier_batch_size = classifier_batch_size
+        self.balance_classes = balance_classes
         self.eval_every = eval_every
         self.patience = patience
         self.seed = seed
@@ -276,7 +348,8 @@ class FeatureGeneratingGANClassifier:
 
     # ------------------------------------------------------------------ fit
     def fit(self, task: ZeroShotTask, monitor: Monitor | None = None) -> FeatureGeneratingGANClassifier:
-        """Pre-train the seen classifier, train the WGAN-GP, synthesise unseen features, train the GZSL softmax."""
+        """Pre-train the seen classifier, train the WGAN-GP, synthesise unseen features, train the GZSL
+        softmax."""
         self._validate_hyperparameters()
         features, labels = task.features, task.labels  # validated by ZeroShotTask itself
         class_attributes = task.class_attributes.astype(np.float32)
@@ -354,19 +427,24 @@ class FeatureGeneratingGANClassifier:
         self.synthetic_labels_ = synthetic_labels.cpu().numpy()
 
         start = time.perf_counter()
-        self.classifier_ = nn.Linear(self.n_features_, self.n_classes_)
+        classifier_inputs = self._classifier_inputs(torch.cat([real_features, synthetic_features]))
+        classifier_labels = torch.cat([real_labels, synthetic_labels])
+        self.classifier_ = nn.Linear(classifier_inputs.shape[1], self.n_classes_)
         _initialise_linear_layers(self.classifier_, init_rng)
         self.classifier_.to(device)
         self.loss_history_[MONITORED_LOSS] = self._train_softmax(
             self.classifier_,
-            torch.cat([real_features, synthetic_features]),
-            torch.cat([real_labels, synthetic_labels]),
+            classifier_inputs,
+            classifier_labels,
             sample_rng,
             epochs=self.classifier_epochs,
             steps=self.classifier_steps,
             batch_size=self.classifier_batch_size,
             learning_rate=self.classifier_learning_rate,
             betas=FINAL_CLASSIFIER_BETAS,
+            class_weights=(
+                class_balancing_weights(classifier_labels, self.n_classes_) if self.balance_classes else None
+            ),
             monitor=monitor,
             stage="classifier",
         )
@@ -378,7 +456,7 @@ class FeatureGeneratingGANClassifier:
 
     def _train_softmax(
         self,
-        classifier: nn.Linear,
+        classifier: nn.Module,
         features: torch.Tensor,
         labels: torch.Tensor,
         rng: torch.Generator,
@@ -388,44 +466,48 @@ class FeatureGeneratingGANClassifier:
         batch_size: int,
         learning_rate: float,
         betas: tuple[float, float],
-        stage: str,
+        class_weights: torch.Tensor | None = None,
         monitor: Monitor | None = None,
+        stage: str = "classifier",
     ) -> np.ndarray:
-        """Minibatch cross-entropy for ``epochs`` passes, or exactly ``steps`` updates when given; reshuffled
-        at every pass; with a ``monitor``, stopped early after ``patience`` calls without improvement.
-        Reported as ``stage`` (:mod:`fsigenz.progress`). Returns the loss of every step run."""
-        optimiser = torch.optim.Adam(classifier.parameters(), lr=learning_rate, betas=betas)
-        n_rows = features.shape[0]
-        steps_per_epoch = math.ceil(n_rows / batch_size)
-        total_steps = epochs * steps_per_epoch if steps is None else steps
+        """:func:`train_softmax_classifier`, reported as ``stage``; with a ``monitor``, ``monitor(step,
+        self)``
+        every ``eval_every`` steps and after the last, stopped early after ``patience`` calls without
+        improvement."""
+        if monitor is None:
+            return train_softmax_classifier(
+                classifier,
+                features,
+                labels,
+                rng,
+                epochs=epochs,
+                steps=steps,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                betas=betas,
+                class_weights=class_weights,
+                stage=stage,
+            )
+        total_steps = epochs * math.ceil(features.shape[0] / batch_size) if steps is None else steps
         stopping = EarlyStopping(self.eval_every, total_steps, self.patience)
-        if monitor is not None:
-            self.monitor_history_ = stopping.history
-        losses = torch.empty(total_steps, device=features.device)  # kept on device: no sync per step
-        step = 0
-        with training_stage(stage, total_steps) as progress:
-            while step < total_steps:
-                order = torch.randperm(n_rows, generator=rng, device=features.device)
-                for batch in order.split(batch_size):
-                    loss = F.cross_entropy(classifier(features[batch]), labels[batch])
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    losses[step] = loss.detach()
-                    step += 1
-                    progress.step(step, loss=losses[step - 1])
-                    if monitor is not None and stopping.due(step):
-                        classifier.eval()
-                        value = monitor(step, self)
-                        stopping.record(step, value)
-                        progress.evaluation(step, value)
-                        classifier.train()
-                        self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
-                        if stopping.should_stop:
-                            total_steps = step
-                    if step == total_steps:
-                        break
-        return losses[:step].cpu().numpy().astype(np.float64)
+        self.monitor_history_ = stopping.history
+        losses = train_softmax_classifier(
+            classifier,
+            features,
+            labels,
+            rng,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            betas=betas,
+            class_weights=class_weights,
+            stopping=stopping,
+            evaluate=lambda step: monitor(step, self),
+            stage=stage,
+        )
+        self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+        return losses
 
     def _train_gan(
         self,
@@ -465,7 +547,8 @@ class FeatureGeneratingGANClassifier:
         history = torch.zeros(5, self.generator_steps, device=device)  # kept on device: no sync per step
 
         for step in range(self.generator_steps):
-            # G is fixed during the critic updates, so all n_critic batches are drawn and generated in one call.
+            # G is fixed during the critic updates, so all n_critic batches are drawn and generated in one
+            # call.
             rows = torch.randint(n_rows, (n_critic + 1, batch_size), generator=sample_rng, device=device)
             noise = torch.randn(n_critic + 1, batch_size, noise_dim, generator=sample_rng, device=device)
             mix = torch.rand(n_critic, batch_size, 1, generator=sample_rng, device=device)
@@ -521,6 +604,7 @@ class FeatureGeneratingGANClassifier:
                 "generator_classification",
             ),
             history.cpu().numpy().astype(np.float64),
+            strict=True,
         ):
             self.loss_history_[name] = values
 
@@ -543,11 +627,16 @@ class FeatureGeneratingGANClassifier:
             [
                 self.generator_(noise_chunk, attribute_chunk)
                 for noise_chunk, attribute_chunk in zip(
-                    noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK)
+                    noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK), strict=True
                 )
             ]
         )
         return features, labels
+
+    def _classifier_inputs(self, features: torch.Tensor) -> torch.Tensor:
+        """What the final classifier reads of a preprocessed feature: the feature itself here (TF-VAEGAN
+        appends its semantic decoder's embedding)."""
+        return features
 
     # ------------------------------------------------------------------ predict
     def decision_function(self, features: np.ndarray) -> np.ndarray:
@@ -557,12 +646,17 @@ class FeatureGeneratingGANClassifier:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.n_features_:
             raise ValueError(
-                f"features: expected an (N, {self.n_features_}) matrix (d = {self.n_features_} as in training), "
-                f"got shape {features.shape}"
+                f"features: expected an (N, {self.n_features_}) matrix "
+                f"(d = {self.n_features_} as in training), got shape {features.shape}"
             )
         if features.shape[0] == 0:
             return np.zeros((0, self.n_classes_), dtype=np.float32)
         preprocessed = torch.from_numpy(self.preprocessing_.transform(features)).to(self.device_)
         with torch.no_grad():
-            scores = torch.cat([self.classifier_(chunk) for chunk in preprocessed.split(_ROWS_PER_CHUNK)])
+            scores = torch.cat(
+                [
+                    self.classifier_(self._classifier_inputs(chunk))
+                    for chunk in preprocessed.split(_ROWS_PER_CHUNK)
+                ]
+            )
         return scores.cpu().numpy()

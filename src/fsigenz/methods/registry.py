@@ -83,6 +83,8 @@ METHODS: dict[str, MethodSpec] = {
     "fclswgan": MethodSpec(
         "fsigenz.methods.fclswgan:FeatureGeneratingGANClassifier", steps_parameter="classifier_steps"
     ),
+    "cadavae": MethodSpec("fsigenz.methods.cadavae:CADAVAEClassifier", steps_parameter="classifier_steps"),
+    "tfvaegan": MethodSpec("fsigenz.methods.tfvaegan:TFVAEGANClassifier", steps_parameter="classifier_steps"),
 }
 
 

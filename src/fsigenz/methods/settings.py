@@ -53,11 +53,8 @@ def settings_schema(component: type) -> type:
     """A dataclass with one typed field per constructor argument of ``component`` (its defaults);
     a group argument (``msas``, ``scc``, ...) becomes a nested schema."""
     groups = _group_classes()
-    hints = typing.get_type_hints(component.__init__)
     fields = []
-    for parameter in inspect.signature(component.__init__).parameters.values():
-        if parameter.name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
+    for parameter, hints in _constructor_parameters(component):
         group = groups.get(parameter.name) if _is_mapping(hints.get(parameter.name)) else None
         if group is not None:
             nested = (
@@ -67,6 +64,25 @@ def settings_schema(component: type) -> type:
         else:
             fields.append(_field(parameter.name, hints.get(parameter.name, Any), parameter.default))
     return dataclasses.make_dataclass(f"{component.__name__}Settings", fields, frozen=False)
+
+
+def _constructor_parameters(component: type) -> list[tuple[inspect.Parameter, dict]]:
+    """The named constructor arguments of ``component`` with the type hints of their constructor; a
+    constructor that passes ``**kwargs`` on to its base class's (TF-VAEGAN's) also takes the base's."""
+    parameters: dict[str, tuple[inspect.Parameter, dict]] = {}
+    for cls in component.__mro__:
+        if "__init__" not in vars(cls) or cls is object:
+            continue
+        hints = typing.get_type_hints(cls.__init__)
+        forwards = False
+        for parameter in inspect.signature(cls.__init__).parameters.values():
+            if parameter.kind is parameter.VAR_KEYWORD:
+                forwards = True
+            elif parameter.name != "self" and parameter.kind is not parameter.VAR_POSITIONAL:
+                parameters.setdefault(parameter.name, (parameter, hints))  # the subclass's default wins
+        if not forwards:
+            break
+    return list(parameters.values())
 
 
 @functools.cache

@@ -1,7 +1,7 @@
 """The run configuration in the Kedro layer: one resolve node per namespace, and its dataset.
 
-Parameters are Kedro's namespaced parameters: the global blocks (``model``, ``fsigenz``, ``tcn``,
-``eszsl``, ``ncm``, ``fclswgan``) are shared by every dataset namespace, and the same blocks under a
+Parameters are Kedro's namespaced parameters: the global blocks (``model`` and one per method:
+``fsigenz``, ``eszsl``, ``cadavae``, ...) are shared by every dataset namespace, and the same blocks under a
 namespace (``synthetic.fsigenz.scc.n_steps``) are that dataset's defaults. The node
 ``<namespace>.configure_run`` merges them in order of precedence (library defaults <
 conf/base < per-dataset defaults < conf/local < command line; :mod:`fsigenz.configuration`),
