@@ -29,7 +29,7 @@ run: setup
 	$(ENV) $(BIN)/kedro run
 
 # lint first: it takes seconds, so CI fails early on style
-test: setup-dev
+test: setup-dev lint
 	$(ENV) $(BIN)/python -m pytest
 
 lint: setup-dev

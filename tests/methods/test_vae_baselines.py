@@ -217,3 +217,26 @@ def test_warmup_follows_the_published_schedule_at_100_epochs():
     # a 20-epoch schedule keeps the shape: the same fractions of its epochs
     assert warmup_weight(2, 20, 2.37, (0.21, 0.75)) == 0.0
     assert warmup_weight(15, 20, 2.37, (0.21, 0.75)) == pytest.approx(2.37)
+
+
+@pytest.mark.parametrize(
+    "name, stages",
+    [("cadavae", ["vae", "classifier"]), ("tfvaegan", ["seen_classifier", "gan", "classifier"])],
+)
+def test_training_reports_its_stages_and_watching_changes_nothing(problem, name, stages):
+    from fsigenz.progress import ProgressDisplay, observed_by
+    from tests.test_progress import RecordingObserver
+
+    task, test_features, _ = problem
+    recorder = RecordingObserver()
+    with observed_by(recorder):
+        watched = build_method(name, {**TINY[name], "seed": 2}).fit(task)
+    assert recorder.stages() == stages
+    for stage in stages:
+        steps = [event[2] for event in recorder.of("step", stage)]
+        assert steps == list(range(1, len(steps) + 1)) and steps
+    with observed_by(ProgressDisplay("off")):
+        quiet = build_method(name, {**TINY[name], "seed": 2}).fit(task)
+    np.testing.assert_array_equal(
+        watched.decision_function(test_features), quiet.decision_function(test_features)
+    )
