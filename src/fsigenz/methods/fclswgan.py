@@ -470,27 +470,14 @@ class FeatureGeneratingGANClassifier:
         monitor: Monitor | None = None,
         stage: str = "classifier",
     ) -> np.ndarray:
-        """:func:`train_softmax_classifier`, reported as ``stage``; with a ``monitor``, ``monitor(step,
-        self)``
-        every ``eval_every`` steps and after the last, stopped early after ``patience`` calls without
-        improvement."""
-        if monitor is None:
-            return train_softmax_classifier(
-                classifier,
-                features,
-                labels,
-                rng,
-                epochs=epochs,
-                steps=steps,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                betas=betas,
-                class_weights=class_weights,
-                stage=stage,
-            )
-        total_steps = epochs * math.ceil(features.shape[0] / batch_size) if steps is None else steps
-        stopping = EarlyStopping(self.eval_every, total_steps, self.patience)
-        self.monitor_history_ = stopping.history
+        """:func:`train_softmax_classifier`, reported as ``stage``; with a ``monitor``,
+        ``monitor(step, self)`` every ``eval_every`` steps and after the last, stopped early after
+        ``patience`` calls without improvement."""
+        stopping = None
+        if monitor is not None:
+            total_steps = epochs * math.ceil(features.shape[0] / batch_size) if steps is None else steps
+            stopping = EarlyStopping(self.eval_every, total_steps, self.patience)
+            self.monitor_history_ = stopping.history
         losses = train_softmax_classifier(
             classifier,
             features,
@@ -503,10 +490,11 @@ class FeatureGeneratingGANClassifier:
             betas=betas,
             class_weights=class_weights,
             stopping=stopping,
-            evaluate=lambda step: monitor(step, self),
+            evaluate=None if monitor is None else (lambda step: monitor(step, self)),
             stage=stage,
         )
-        self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
+        if stopping is not None:
+            self.best_step_, self.best_score_ = stopping.best_step, stopping.best_score
         return losses
 
     def _train_gan(
@@ -625,13 +613,17 @@ class FeatureGeneratingGANClassifier:
         attributes = attributes_by_class[labels]
         features = torch.cat(
             [
-                self.generator_(noise_chunk, attribute_chunk)
+                self._generate(noise_chunk, attribute_chunk)
                 for noise_chunk, attribute_chunk in zip(
                     noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK), strict=True
                 )
             ]
         )
         return features, labels
+
+    def _generate(self, noise: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+        """G(z, a) (TF-VAEGAN adds its feedback pass)."""
+        return self.generator_(noise, attributes)
 
     def _classifier_inputs(self, features: torch.Tensor) -> torch.Tensor:
         """What the final classifier reads of a preprocessed feature: the feature itself here (TF-VAEGAN

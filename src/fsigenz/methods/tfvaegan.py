@@ -32,7 +32,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from fsigenz.methods.fclswgan import (
-    _ROWS_PER_CHUNK,
     FeatureGeneratingGANClassifier,
     _ConditionalCritic,
     _initialise_linear_layers,
@@ -314,25 +313,6 @@ class TFVAEGANClassifier(FeatureGeneratingGANClassifier):
         self.critic_.eval()
         for name, values in zip(names, history.cpu().numpy().astype(np.float64), strict=True):
             self.loss_history_[name] = values
-
-    @torch.no_grad()
-    def _synthesise(
-        self, unseen_classes: torch.Tensor, attributes_by_class: torch.Tensor, rng: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n_synthetic_per_class`` features per unseen class from z ~ N(0, I), with the feedback pass."""
-        labels = unseen_classes.repeat_interleave(self.n_synthetic_per_class)
-        noise_dim = self.noise_dim or self.n_attributes_
-        noise = torch.randn(labels.shape[0], noise_dim, generator=rng, device=labels.device)
-        attributes = attributes_by_class[labels]
-        features = torch.cat(
-            [
-                self._generate(noise_chunk, attribute_chunk)
-                for noise_chunk, attribute_chunk in zip(
-                    noise.split(_ROWS_PER_CHUNK), attributes.split(_ROWS_PER_CHUNK), strict=True
-                )
-            ]
-        )
-        return features, labels
 
     @torch.no_grad()
     def _classifier_inputs(self, features: torch.Tensor) -> torch.Tensor:
