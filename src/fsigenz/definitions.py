@@ -86,6 +86,24 @@ def _let_go_of_active_mlflow_runs() -> None:
     fluent._active_run_stack.get().clear()  # no public API detaches a run without ending it
 
 
+def _forget_kedro_mlflow_run() -> None:
+    """Make kedro-mlflow's hook log into the active MLflow run instead of re-opening the one it remembers.
+
+    kedro-mlflow's hook is one object per process. ``before_pipeline_run`` (a step of its own) stores its
+    run id in it, and ``before_node_run`` then calls ``mlflow.start_run(run_id=<that id>)`` before logging
+    the node's parameters. On a Dask worker the process outlives the Dagster run, so a step of the next
+    Dagster run on that worker would re-open the earlier run: with ``run.nested: true`` (conf/cluster)
+    MLflow sets that run RUNNING again and logs the node's parameters and datasets into it, not into the
+    run the step belongs to. The step resource has attached the right run already; without a remembered
+    id, kedro-mlflow logs into it.
+    """
+    try:
+        from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+    except ImportError:
+        return
+    mlflow_hook.run_id = None
+
+
 ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -109,7 +127,8 @@ def step_mlflow_tracking(context):
     """dagster-mlflow's ``mlflow_tracking`` resource, for steps in processes that outlive them (Dask workers).
 
     - The step attaches to its Dagster run's MLflow run, never to one an earlier step left active in the
-      thread (MLflow keeps the active run per thread, and a worker's thread runs step after step).
+      thread (MLflow keeps the active run per thread, and a worker's thread runs step after step), nor to
+      one kedro-mlflow's hook remembers from an earlier Dagster run (:func:`_forget_kedro_mlflow_run`).
     - Once the Dagster run has ended, nothing reopens its MLflow run (``mlflow.start_run(run_id=…)`` sets
       it RUNNING again): a step that the cluster still starts on a worker after a lost worker failed the
       run is refused, and the resources that ``dagster job execute`` builds again after the run, to report
@@ -123,10 +142,12 @@ def step_mlflow_tracking(context):
         yield None
         return
     _let_go_of_active_mlflow_runs()
+    _forget_kedro_mlflow_run()
     try:
         yield MlFlow(context)
     finally:
         _let_go_of_active_mlflow_runs()
+        _forget_kedro_mlflow_run()
         if _dagster_run_status(context) in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
             close_running_mlflow_runs(context.run_id)
 

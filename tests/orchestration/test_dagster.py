@@ -144,6 +144,52 @@ def test_parameter_settings_untouched_when_kedro_mlflow_read_no_config(monkeypat
     assert mlflow_hook.flatten is False
 
 
+def test_a_step_logs_node_parameters_into_its_own_run_not_one_its_worker_remembers(
+    tmp_path, monkeypatch, restore_mlflow
+):
+    """A Dask worker outlives Dagster runs, and kedro-mlflow's hook (one per process) remembers the run of
+    the last ``before_pipeline_run`` it saw there. A step of a later Dagster run on that worker logs its
+    node's parameters into its own run (found by its Dagster run id), and the earlier run, ended, is not
+    opened again: with conf/cluster's ``run.nested: true`` it used to be set RUNNING and take them."""
+    import dagster as dg
+    import mlflow
+    from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
+    from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+
+    from fsigenz.definitions import step_mlflow_tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment_id = client.create_experiment("fsigenz", artifact_location=str(tmp_path / "artifacts"))
+    earlier = client.create_run(experiment_id, tags={"dagster_run_id": "an-earlier-dagster-run"})
+    client.set_terminated(earlier.info.run_id, "FAILED")  # as a lost worker leaves it
+    config = KedroMlflowConfig.model_validate({"tracking": {"run": {"nested": True}}})  # conf/cluster's
+    for name, value in {
+        "mlflow_config": config, "run_id": earlier.info.run_id, "_is_mlflow_enabled": True,
+        "flatten": True, "recursive": True, "sep": ".", "long_params_strategy": "truncate",
+    }.items():  # fmt: skip
+        monkeypatch.setattr(mlflow_hook, name, value, raising=False)
+
+    @dg.op(required_resource_keys={"mlflow"})
+    def report_per_class():  # what kedro-dagster's op does around a node with a parameter input
+        inputs = {"params:evaluation": {"top_confused_pairs": 20}}
+        mlflow_hook.before_node_run(node=None, catalog=None, inputs=inputs, is_async=False)
+
+    @dg.job(resource_defs={"mlflow": step_mlflow_tracking})
+    def job():
+        report_per_class()
+
+    resources = {"mlflow": {"config": {"experiment_name": "fsigenz", "mlflow_tracking_uri": uri}}}
+    result = job.execute_in_process(run_config={"resources": resources})
+
+    assert result.success
+    [own] = client.search_runs([experiment_id], f"tags.dagster_run_id = '{result.run_id}'")
+    assert own.data.params == {"evaluation.top_confused_pairs": "20"}
+    earlier = client.get_run(earlier.info.run_id)
+    assert earlier.info.status == "FAILED" and not earlier.data.params
+    assert mlflow_hook.run_id is None  # and the next step on this worker forgets this run too
+
+
 def test_the_expected_name_translation_warnings_are_dropped_and_others_kept(caplog):
     """kedro-dagster warns once per parameter input ('params:…' is renamed) and once per namespaced node
     (no asset group found); definitions.py drops exactly those two."""
