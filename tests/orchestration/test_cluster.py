@@ -296,6 +296,13 @@ def worker_pids(cluster: dict) -> set[int]:
     return set(cluster["client"].run(os.getpid).values())
 
 
+def remember_kedro_mlflow_run(run_id: str) -> None:
+    """On a worker: kedro-mlflow's hook as a ``before_pipeline_run`` step of run ``run_id`` leaves it."""
+    from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+
+    mlflow_hook.run_id = run_id
+
+
 def executing(dask_worker) -> int:
     return len(dask_worker.state.executing)
 
@@ -372,6 +379,11 @@ def test_relaunched_job_runs_every_step_on_a_worker_and_logs_what_kedro_run_logs
 ):
     import dagster as dg
 
+    # kedro-mlflow's hook in a worker that ran the first step of the killed run remembers that run; which
+    # worker survives the kill is chance, so make both remember it: the relaunch must not log into it
+    earlier = [run.info.run_id for run in mlflow_runs(cluster, "attributes.status = 'FAILED'")]
+    if earlier:
+        cluster["client"].run(remember_kedro_mlflow_run, earlier[0])
     process = launch(cluster, JOB)
     output = finish(process)
     assert process.returncode == 0, output[-3000:]
@@ -396,6 +408,7 @@ def test_relaunched_job_runs_every_step_on_a_worker_and_logs_what_kedro_run_logs
     assert without_timings(logged["metrics"]) == without_timings(expected["metrics"])
     assert {f"{ns}.{key}" for ns in ("synthetic", namespace) for key in METRIC_KEYS} <= set(logged["metrics"])
     assert not mlflow_runs(cluster, "attributes.status = 'RUNNING'")
+    assert all(mlflow_client(cluster).get_run(run_id).info.status == "FAILED" for run_id in earlier)
 
     # artifacts come back from the server: the same metrics.json as `kedro run` wrote
     client = mlflow_client(cluster)
