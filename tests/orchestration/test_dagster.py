@@ -40,14 +40,22 @@ def dagster_config(env: str = "base"):
 
 @pytest.fixture
 def restore_mlflow():
-    """Loading a scratch project points MLflow at it; put the process back as it was."""
+    """Loading a scratch project points MLflow at it and sets its experiment (in this process and in
+    $MLFLOW_EXPERIMENT_ID, which later subprocesses inherit); put the process back as it was."""
     import mlflow
+    from mlflow.tracking import fluent
 
-    uri = mlflow.get_tracking_uri()
+    uri, experiment_id = mlflow.get_tracking_uri(), fluent._active_experiment_id
+    variable = os.environ.get("MLFLOW_EXPERIMENT_ID")
     yield
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(uri)
+    fluent._active_experiment_id = experiment_id
+    if variable is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = variable
 
 
 @pytest.fixture
