@@ -37,6 +37,7 @@ from tests.orchestration.test_cluster import (  # noqa: E402
     DAGSTER,
     JOB,
     SCHEDULER_SETTINGS,
+    launch_environment,
     raw_standin,
     scratch_project,
 )
@@ -76,16 +77,7 @@ def measure(workers: int, project: Path, tracking_uri: str, folder: Path) -> dic
 
     shared, dagster_home = folder / f"data_{workers}", folder / f"dagster_{workers}"
     dagster_home.mkdir()
-    environment = {
-        "KEDRO_ENV": "cluster",
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        "FSIGENZ_DATA_ROOT": str(shared),
-        "DAGSTER_HOME": str(dagster_home),
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "HF_HUB_OFFLINE": "1",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "OMP_NUM_THREADS": "1",
-    }
+    environment = launch_environment(tracking_uri, shared, dagster_home)
     previous = Path.cwd()
     os.chdir(project)  # the workers load the project from their working directory
     try:

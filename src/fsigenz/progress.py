@@ -238,7 +238,8 @@ class _StageState:
     bar: Any = None
 
 
-def _finite(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float, or None where it is no number or not finite (NaN, ±inf)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -330,7 +331,7 @@ class ProgressDisplay:
         if state is None:
             return
         state.value = value
-        number = _finite(value)
+        number = finite_number(value)
         if number is not None and (state.best is None or number > state.best):
             state.best, state.best_step = number, step
         if state.bar is not None:
@@ -362,7 +363,7 @@ class ProgressDisplay:
 
     def _postfix(self, state: _StageState) -> str:
         parts = [f"{name}={value:.4g}" for name, value in state.losses.items()]
-        number = _finite(state.value)
+        number = finite_number(state.value)
         if number is not None:
             parts.append(f"{self.validation_name}={number:.4g}")
         if state.best is not None:
@@ -387,7 +388,7 @@ class ProgressDisplay:
         done = state.step - state.initial
         eta = elapsed / done * (state.total - state.step) if done > 0 else math.nan
         details = [f"{name} {value:.4g}" for name, value in state.losses.items()]
-        number = _finite(state.value)
+        number = finite_number(state.value)
         if number is not None:
             details.append(f"{self.validation_name} {number:.4g}")
         if state.best is not None:

@@ -196,6 +196,21 @@ def tracking_uri(tmp_path_factory):
             yield uri
 
 
+def launch_environment(tracking_uri: str, shared: Path, dagster_home: Path) -> dict[str, str]:
+    """The variables of the workers and of `dagster job execute` in the cluster environment: the MLflow
+    server, the shared data root, the Dagster instance (the scheduler's address is added once started)."""
+    return {
+        "KEDRO_ENV": "cluster",
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "FSIGENZ_DATA_ROOT": str(shared),
+        "DAGSTER_HOME": str(dagster_home),
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "HF_HUB_OFFLINE": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, raw_data, references, tracking_uri):
     """The project in the cluster environment, a Dask cluster of 2 worker processes started in it, and the
@@ -206,16 +221,7 @@ def cluster(tmp_path_factory, raw_data, references, tracking_uri):
     project = scratch_project(tmp_path_factory.mktemp("cluster_project"), raw_data, "cluster")
     shared = tmp_path_factory.mktemp("shared_data")
     dagster_home = tmp_path_factory.mktemp("dagster_home")
-    environment = {
-        "KEDRO_ENV": "cluster",
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        "FSIGENZ_DATA_ROOT": str(shared),
-        "DAGSTER_HOME": str(dagster_home),
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "HF_HUB_OFFLINE": "1",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "OMP_NUM_THREADS": "1",
-    }
+    environment = launch_environment(tracking_uri, shared, dagster_home)
     previous = Path.cwd()
     os.chdir(project)  # the workers' working directory: they load the project from it
     try:

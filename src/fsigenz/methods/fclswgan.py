@@ -177,6 +177,16 @@ class _ConditionalCritic(nn.Module):
         return self.layers(torch.cat([features, attributes], dim=1)).squeeze(1)
 
 
+# the GAN stage's losses, one value per generator step, in loss_history_
+GAN_LOSS_NAMES = (
+    "critic",
+    "wasserstein_distance",
+    "gradient_penalty",
+    "generator_adversarial",
+    "generator_classification",
+)
+
+
 class FeatureGeneratingGANClassifier:
     """f-CLSWGAN (Xian et al. 2018): WGAN-GP feature synthesis for unseen classes + a softmax GZSL classifier.
 
@@ -532,7 +542,8 @@ class FeatureGeneratingGANClassifier:
             self.critic_.parameters(), lr=self.gan_learning_rate, betas=tuple(self.gan_betas)
         )
         n_rows, batch_size, n_critic = real_features.shape[0], self.gan_batch_size, self.n_critic
-        history = torch.zeros(5, self.generator_steps, device=device)  # kept on device: no sync per step
+        # kept on device: no sync per step
+        history = torch.zeros(len(GAN_LOSS_NAMES), self.generator_steps, device=device)
 
         for step in range(self.generator_steps):
             # G is fixed during the critic updates, so all n_critic batches are drawn and generated in one
@@ -548,17 +559,9 @@ class FeatureGeneratingGANClassifier:
             self.critic_.requires_grad_(True)
             for update in range(n_critic):
                 real, fake, condition = real_features[rows[update]], fakes[update], attributes[update]
-                interpolates = (mix[update] * real + (1 - mix[update]) * fake).requires_grad_(True)
-                # One critic pass over [real; fake; interpolates] instead of three.
-                scores = self.critic_(torch.cat([real, fake, interpolates]), condition.repeat(3, 1)).view(
-                    3, batch_size
+                critic_loss, wasserstein_distance, gradient_penalty = self._critic_update(
+                    real, fake, condition, mix[update], critic_optimiser
                 )
-                wasserstein_distance = scores[0].mean() - scores[1].mean()
-                gradient_penalty = self._gradient_penalty(scores[2], interpolates)
-                critic_loss = -wasserstein_distance + self.gradient_penalty_weight * gradient_penalty
-                critic_optimiser.zero_grad(set_to_none=True)
-                critic_loss.backward()
-                critic_optimiser.step()
 
             self.critic_.requires_grad_(False)  # G's update needs gradients through D, not of D
             fake = self.generator_(noise[n_critic], attributes[n_critic])
@@ -583,18 +586,29 @@ class FeatureGeneratingGANClassifier:
             progress.step(step + 1, critic_loss=history[0, step], generator_loss=generator_loss.detach())
         self.generator_.requires_grad_(False).eval()
         self.critic_.eval()
-        for name, values in zip(
-            (
-                "critic",
-                "wasserstein_distance",
-                "gradient_penalty",
-                "generator_adversarial",
-                "generator_classification",
-            ),
-            history.cpu().numpy().astype(np.float64),
-            strict=True,
-        ):
+        for name, values in zip(GAN_LOSS_NAMES, history.cpu().numpy().astype(np.float64), strict=True):
             self.loss_history_[name] = values
+
+    def _critic_update(
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        condition: torch.Tensor,
+        mix: torch.Tensor,
+        critic_optimiser: torch.optim.Optimizer,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One WGAN-GP critic step on a batch of real and generated rows of attributes ``condition``, with
+        interpolation weights ``mix`` (B, 1); the critic loss, Wasserstein estimate and gradient penalty."""
+        interpolates = (mix * real + (1 - mix) * fake).requires_grad_(True)
+        # One critic pass over [real; fake; interpolates] instead of three.
+        scores = self.critic_(torch.cat([real, fake, interpolates]), condition.repeat(3, 1)).view(3, -1)
+        wasserstein_distance = scores[0].mean() - scores[1].mean()
+        gradient_penalty = self._gradient_penalty(scores[2], interpolates)
+        critic_loss = -wasserstein_distance + self.gradient_penalty_weight * gradient_penalty
+        critic_optimiser.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        critic_optimiser.step()
+        return critic_loss, wasserstein_distance, gradient_penalty
 
     @staticmethod
     def _gradient_penalty(interpolate_scores: torch.Tensor, interpolates: torch.Tensor) -> torch.Tensor:

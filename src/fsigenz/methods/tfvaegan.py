@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fsigenz.methods.fclswgan import (
+    GAN_LOSS_NAMES,
     FeatureGeneratingGANClassifier,
     _ConditionalCritic,
     _initialise_linear_layers,
@@ -226,15 +227,7 @@ class TFVAEGANClassifier(FeatureGeneratingGANClassifier):
             betas=betas,
         )
         n_rows, batch_size, n_critic = real_features.shape[0], self.gan_batch_size, self.n_critic
-        names = (
-            "critic",
-            "wasserstein_distance",
-            "gradient_penalty",
-            "generator_adversarial",
-            "generator_classification",
-            "vae",
-            "semantic_reconstruction",
-        )
+        names = (*GAN_LOSS_NAMES, "vae", "semantic_reconstruction")
         history = torch.zeros(len(names), self.generator_steps, device=device)
 
         for step in range(self.generator_steps):
@@ -256,16 +249,9 @@ class TFVAEGANClassifier(FeatureGeneratingGANClassifier):
 
                 with torch.no_grad():
                     fake = self._generate(noise[update], condition)
-                interpolates = (mix[update] * real + (1 - mix[update]) * fake).requires_grad_(True)
-                scores = self.critic_(torch.cat([real, fake, interpolates]), condition.repeat(3, 1)).view(
-                    3, batch_size
+                critic_loss, wasserstein_distance, gradient_penalty = self._critic_update(
+                    real, fake, condition, mix[update], critic_optimiser
                 )
-                wasserstein_distance = scores[0].mean() - scores[1].mean()
-                gradient_penalty = self._gradient_penalty(scores[2], interpolates)
-                critic_loss = -wasserstein_distance + self.gradient_penalty_weight * gradient_penalty
-                critic_optimiser.zero_grad(set_to_none=True)
-                critic_loss.backward()
-                critic_optimiser.step()
 
             self.critic_.requires_grad_(False)
             self.semantic_decoder_.requires_grad_(False)  # G's losses pass through Dec without training it

@@ -15,7 +15,6 @@ around each node.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -32,20 +31,13 @@ from fsigenz.progress import (
     ProgressDisplay,
     TrainingObserver,
     display_mode,
+    finite_number,
 )
 
 logger = logging.getLogger(__name__)
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 DEFAULT_FLUSH_EVERY_S = 2.0
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class MlflowLiveMetrics:
@@ -83,12 +75,12 @@ class MlflowLiveMetrics:
 
     def on_step(self, stage: str, step: int, losses: Mapping[str, float]) -> None:
         for name, value in losses.items():
-            number = _finite(value)
+            number = finite_number(value)
             if number is not None:
                 self._add(f"{stage}.{name}", number, step)
 
     def on_evaluation(self, stage: str, step: int, value: Any) -> None:
-        number = _finite(value)
+        number = finite_number(value)
         if number is not None:
             self._add(self._validation_key(stage), number, step)
 
