@@ -6,7 +6,8 @@
   When handling an error raised a second one, the first is the one reported.
 - SIGTERM and SIGHUP (``timeout``, ``kill``, a closed terminal) stop the run as Ctrl-C does; a stopped
   run's MLflow run is closed KILLED with the signal as its reason, and nothing it wrote is published
-  (:mod:`fsigenz.publication`).
+  (:mod:`fsigenz.publication`). A stop whose exception Python dropped (raised inside a finalizer) is
+  raised again at the next node boundary (:class:`fsigenz.hooks.RequestedStopHooks`).
 - ``--namespaces`` naming an unknown dataset, or one whose data folder is empty, is refused before
   anything runs, listing the valid names and the folder to fill.
 """
@@ -36,8 +37,30 @@ class RunStopped(BaseException):
         self.signal_name = signal_name
 
 
+_requested_stop: list[str] = []  # the stop signal received during this `kedro run`, if any
+
+
+def _stop_error(signal_name: str) -> BaseException:
+    return KeyboardInterrupt() if signal_name == "SIGINT" else RunStopped(signal_name)
+
+
 def _raise_run_stopped(signum, frame) -> None:
-    raise RunStopped(signal.Signals(signum).name)
+    """The handler of SIGINT and the stop signals: remember the stop, then raise it where the run is.
+
+    The raise can be lost: Python prints and drops an exception raised while a finalizer (``__del__``,
+    a weakref callback) runs, and the run would go on as if no signal had come. The stop is remembered
+    so that :func:`raise_requested_stop` raises it again at the next node boundary.
+    """
+    name = signal.Signals(signum).name
+    _requested_stop[:] = [name]
+    raise _stop_error(name)
+
+
+def raise_requested_stop() -> None:
+    """Raise the stop a signal requested during this run, if its first raise was lost (a no-op outside
+    the project's ``kedro run``, and once the run has handled the stop)."""
+    if _requested_stop:
+        raise _stop_error(_requested_stop[0])
 
 
 def first_error(error: BaseException) -> BaseException:
@@ -128,7 +151,11 @@ def run(ctx: click.Context, **kwargs):
     from fsigenz.run_records import close_failed_runs, close_stopped_runs, failed_node, record_command_line
 
     record_command_line(sys.argv)
-    previous = {number: signal.signal(number, _raise_run_stopped) for number in STOP_SIGNALS}
+    _requested_stop.clear()
+    handled = list(STOP_SIGNALS)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored (a background job)
+        handled.append(signal.SIGINT)
+    previous = {number: signal.signal(number, _raise_run_stopped) for number in handled}
     try:
         if kwargs.get("namespaces"):
             check_namespaces(kwargs["namespaces"])
@@ -136,6 +163,7 @@ def run(ctx: click.Context, **kwargs):
     except (KeyboardInterrupt, RunStopped) as stop:
         for number in (signal.SIGINT, *STOP_SIGNALS):  # finish the bookkeeping before the next signal
             signal.signal(number, signal.SIG_IGN)
+        _requested_stop.clear()
         name = stop.signal_name if isinstance(stop, RunStopped) else "SIGINT"
         _bookkeeping(discard_staged_outputs)
         closed = _bookkeeping(close_stopped_runs, name)

@@ -95,6 +95,23 @@ class StepProcessMlflowParams:
         mlflow_hook.long_params_strategy = params.long_params_strategy
 
 
+class RequestedStopHooks:
+    """Stop the run at the next node boundary when a stop signal's exception was lost
+    (:func:`fsigenz.cli.raise_requested_stop`); a no-op unless the project's ``kedro run`` got a signal."""
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        from fsigenz.cli import raise_requested_stop
+
+        raise_requested_stop()
+
+    @hook_impl
+    def after_node_run(self) -> None:
+        from fsigenz.cli import raise_requested_stop
+
+        raise_requested_stop()
+
+
 class TrainingProgressHooks:
     """Around every node, an observer of the training loops it runs (:mod:`fsigenz.progress`): a bar
     on a terminal or log lines (CI, Dagster), and each stage's loss and validation curve logged live to

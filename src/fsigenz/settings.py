@@ -4,7 +4,7 @@ import warnings
 
 from omegaconf.resolvers import oc
 
-from fsigenz.hooks import RunReportHooks, StepProcessMlflowParams, TrainingProgressHooks
+from fsigenz.hooks import RequestedStopHooks, RunReportHooks, StepProcessMlflowParams, TrainingProgressHooks
 from fsigenz.publication import StagedOutputs
 from fsigenz.run_records import MlflowRunRecordHooks
 
@@ -17,6 +17,7 @@ HOOKS = (
     MlflowRunRecordHooks(),
     StagedOutputs(),
     TrainingProgressHooks(),  # progress of each node's training loops: terminal and live MLflow metrics
+    RequestedStopHooks(),  # a Ctrl-C / SIGTERM whose exception Python dropped stops at the next node
 )
 
 CONFIG_LOADER_ARGS = {

@@ -8,7 +8,7 @@ import sqlite3
 import click
 import pytest
 
-from fsigenz.cli import check_namespaces, error_report, first_error
+from fsigenz.cli import RunStopped, check_namespaces, error_report, first_error
 from fsigenz.pipelines.classifier_training.nodes import select_on_validation
 from tests.kedro_project import kedro, make_project
 from tests.pipelines.test_nodes import configuration
@@ -66,6 +66,39 @@ def test_report_names_the_first_error_not_the_one_raised_while_handling_it():
             raise ValueError("parameters 'x': expected a number") from cause
     except ValueError as error:
         assert first_error(error) is error
+
+
+@pytest.mark.parametrize(("signal_name", "raised"), [("SIGINT", KeyboardInterrupt), ("SIGTERM", RunStopped)])
+def test_a_stop_whose_exception_python_dropped_is_raised_at_the_next_node_boundary(
+    signal_name, raised, monkeypatch
+):
+    """Python prints and drops an exception raised inside a finalizer; a Ctrl-C that lands there must
+    still stop the run, at the next node's start or end, and only until the run has handled it."""
+    import gc
+    import signal
+
+    from fsigenz import cli
+    from fsigenz.hooks import RequestedStopHooks
+
+    monkeypatch.setattr(cli, "_requested_stop", [])
+    hooks = RequestedStopHooks()
+    hooks.before_node_run()  # no signal: nothing happens
+
+    class Finalized:
+        def __del__(self):  # the signal arrives while this runs
+            cli._raise_run_stopped(getattr(signal, signal_name), None)
+
+    dropped = []
+    monkeypatch.setattr("sys.unraisablehook", lambda unraisable: dropped.append(unraisable.exc_type))
+    Finalized()
+    gc.collect()
+    assert dropped == [raised]  # the first raise was lost, as in a real run
+    with pytest.raises(raised):
+        hooks.before_node_run()
+    with pytest.raises(raised):
+        hooks.after_node_run()
+    cli._requested_stop.clear()  # what `kedro run` does once it has handled the stop
+    hooks.after_node_run()
 
 
 def test_part_of_the_model_logging_pipeline_stays_usable():
